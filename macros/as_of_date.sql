@@ -1,0 +1,15 @@
+{#- The date every time-relative figure is computed at: var('as_of_date') when
+    set, else the latest date found in the canonical inputs. Never current_date. -#}
+{% macro as_of_date() -%}
+  {%- set configured = var('as_of_date', none) -%}
+  {%- if configured is not none -%}
+    cast('{{ configured }}' as date)
+  {%- else -%}
+    (select cast(max(d) as date) from (
+        select max(transacted_at) as d from {{ ref('int_transactions') }}
+        union all select max(event_at) from {{ ref('int_events') }}
+        union all select max(coalesce(ended_at, started_at)) from {{ ref('int_subscriptions') }}
+        union all select max(signed_up_at) from {{ ref('int_customers') }}
+    ))
+  {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,98 @@
+{#- The canonical data contract (DESIGN.md, intermediate layer).
+    Every dataset adapter's staging model exposes these names; a column a dataset
+    does not have is filled with a typed null by select_contract(). -#}
+{% macro contract() %}
+{{ return({
+  'customers': [
+    ('customer_id', 'varchar'), ('signed_up_at', 'timestamp'),
+    ('country', 'varchar'), ('region', 'varchar'), ('age_group', 'varchar'),
+    ('gender', 'varchar'), ('occupation', 'varchar'), ('referral_channel', 'varchar'),
+    ('is_senior_citizen', 'boolean'), ('has_partner', 'boolean'), ('has_dependents', 'boolean'),
+    ('has_multiple_lines', 'boolean'), ('has_tech_support', 'boolean'),
+    ('call_duration', 'decimal(18,2)'), ('data_usage', 'decimal(18,2)')
+  ],
+  'transactions': [
+    ('transaction_id', 'varchar'), ('customer_id', 'varchar'), ('transacted_at', 'timestamp'),
+    ('amount', 'decimal(18,2)'), ('product_id', 'varchar'), ('product_category', 'varchar'),
+    ('creator_id', 'varchar'), ('channel', 'varchar'), ('quantity', 'integer')
+  ],
+  'events': [
+    ('customer_id', 'varchar'), ('event_at', 'timestamp'), ('event_name', 'varchar'),
+    ('object_id', 'varchar'), ('value', 'double'), ('properties', 'varchar')
+  ],
+  'subscriptions': [
+    ('subscription_id', 'varchar'), ('customer_id', 'varchar'), ('plan_level', 'varchar'),
+    ('plan_type', 'varchar'), ('monthly_amount', 'decimal(18,2)'),
+    ('started_at', 'timestamp'), ('ended_at', 'timestamp'), ('end_reason', 'varchar'),
+    ('is_churned', 'boolean'), ('tenure_months', 'integer')
+  ]
+}) }}
+{% endmacro %}
+
+
+{#- Which staging model feeds each canonical entity, per dataset, and which
+    staging models hold the rows each dataset rejected. An entity a dataset
+    lacks is simply absent: its int_ model is then an empty typed relation. -#}
+{% macro dataset_registry() %}
+{{ return({
+  'nexa_sat': {
+    'entities': {
+      'customers': 'stg_nexa_sat__subscribers',
+      'subscriptions': 'stg_nexa_sat__subscribers'
+    },
+    'quarantine': ['stg_nexa_sat__subscribers_rejected'],
+    'inputs': [
+      {'source_table': 'nexa_sat_subscribers', 'raw': 'nexa_sat_subscribers', 'key': 'Customer_ID',
+       'used': 'stg_nexa_sat__subscribers', 'rejected': 'stg_nexa_sat__subscribers_rejected'}
+    ]
+  }
+}) }}
+{% endmacro %}
+
+
+{% macro current_dataset() %}
+  {%- set ds = var('dataset') -%}
+  {%- set registry = dataset_registry() -%}
+  {%- if ds not in registry -%}
+    {{ exceptions.raise_compiler_error(
+        "var 'dataset' is '" ~ ds ~ "', which is not a known dataset. "
+        ~ "Set it to one of: " ~ (registry.keys() | list | sort | join(', '))
+        ~ " (e.g. dbt build --vars '{dataset: nexa_sat}').") }}
+  {%- endif -%}
+  {{ return(registry[ds]) }}
+{% endmacro %}
+
+
+{#- select <contract columns> from the dataset's staging model for `entity`,
+    typed, with nulls for columns the dataset does not provide; or an empty
+    typed relation when the dataset has no such entity. -#}
+{% macro select_contract(entity) %}
+  {%- set ds = current_dataset() -%}
+  {%- set columns = contract()[entity] -%}
+  {%- set model_name = ds['entities'].get(entity) -%}
+  {%- if model_name is none -%}
+    {%- do log("dataset '" ~ var('dataset') ~ "' has no " ~ entity ~ ": int_" ~ entity ~ " is empty and the marts built on it will be empty.", info=(execute and model.name == 'int_' ~ entity)) -%}
+    select
+    {%- for name, type in columns %}
+        cast(null as {{ type }}) as {{ name }}{{ "," if not loop.last }}
+    {%- endfor %}
+    where false
+  {%- else -%}
+    {%- set relation = ref(model_name) -%}
+    {%- set available = [] -%}
+    {%- if execute -%}
+      {%- for col in adapter.get_columns_in_relation(relation) -%}
+        {%- do available.append(col.name | lower) -%}
+      {%- endfor -%}
+    {%- endif -%}
+    select
+    {%- for name, type in columns %}
+        {% if name in available -%}
+        cast({{ adapter.quote(name) }} as {{ type }})
+        {%- else -%}
+        cast(null as {{ type }})
+        {%- endif %} as {{ name }}{{ "," if not loop.last }}
+    {%- endfor %}
+    from {{ relation }}
+  {%- endif -%}
+{% endmacro %}

@@ -1,0 +1,86 @@
+{#- Generic data tests written here because dbt packages (dbt_utils,
+    dbt_expectations) cannot be installed: the hub is unreachable. Each test
+    returns the failing rows; dispatched so another adapter can override. -#}
+
+{% test unique_combination_of_columns(model, combination_of_columns) %}
+  {{ return(adapter.dispatch('test_unique_combination_of_columns', 'segment_warehouse')(model, combination_of_columns)) }}
+{% endtest %}
+{% macro default__test_unique_combination_of_columns(model, combination_of_columns) %}
+select {{ combination_of_columns | join(', ') }}, count(*) as copies
+from {{ model }}
+group by {{ combination_of_columns | join(', ') }}
+having count(*) > 1
+{% endmacro %}
+
+
+{% test expression_is_true(model, expression, column_name=none) %}
+  {{ return(adapter.dispatch('test_expression_is_true', 'segment_warehouse')(model, expression, column_name)) }}
+{% endtest %}
+{% macro default__test_expression_is_true(model, expression, column_name) %}
+select *
+from {{ model }}
+where not coalesce(({{ column_name ~ ' ' if column_name }}{{ expression }}), false)
+{% endmacro %}
+
+
+{% test accepted_range(model, column_name, min_value=none, max_value=none, inclusive=true) %}
+  {{ return(adapter.dispatch('test_accepted_range', 'segment_warehouse')(model, column_name, min_value, max_value, inclusive)) }}
+{% endtest %}
+{% macro default__test_accepted_range(model, column_name, min_value, max_value, inclusive) %}
+select *
+from {{ model }}
+where {{ column_name }} is not null
+  and (false
+  {%- if min_value is not none %}
+    or {{ column_name }} {{ '<' if inclusive else '<=' }} {{ min_value }}
+  {%- endif %}
+  {%- if max_value is not none %}
+    or {{ column_name }} {{ '>' if inclusive else '>=' }} {{ max_value }}
+  {%- endif %}
+  )
+{% endmacro %}
+
+
+{% test equal_row_count(model, compare_model, where=none, compare_where=none) %}
+  {{ return(adapter.dispatch('test_equal_row_count', 'segment_warehouse')(model, compare_model, where, compare_where)) }}
+{% endtest %}
+{% macro default__test_equal_row_count(model, compare_model, where, compare_where) %}
+with a as (
+    select count(*) as n from {{ model }} {% if where %}where {{ where }}{% endif %}
+), b as (
+    select count(*) as n from {{ compare_model }} {% if compare_where %}where {{ compare_where }}{% endif %}
+)
+select a.n as model_rows, b.n as compare_rows
+from a cross join b
+where a.n <> b.n
+{% endmacro %}
+
+
+{#- Every row of `expected` (a seed of hand-checked figures) must appear in the
+    model, and vice versa, on the listed columns. Numbers are compared after
+    rounding to `precision` decimals when given. -#}
+{% test equality(model, compare_model, compare_columns, precision=none, where=none) %}
+  {{ return(adapter.dispatch('test_equality', 'segment_warehouse')(model, compare_model, compare_columns, precision, where)) }}
+{% endtest %}
+{% macro default__test_equality(model, compare_model, compare_columns, precision, where) %}
+{%- set cols = [] -%}
+{%- for c in compare_columns -%}
+  {%- if precision is not none -%}
+    {%- do cols.append("case when try_cast(" ~ c ~ " as double) is not null then cast(round(cast(" ~ c ~ " as double), " ~ precision ~ ") as varchar) else cast(" ~ c ~ " as varchar) end as " ~ c) -%}
+  {%- else -%}
+    {%- do cols.append("cast(" ~ c ~ " as varchar) as " ~ c) -%}
+  {%- endif -%}
+{%- endfor %}
+with a as (
+    select {{ cols | join(', ') }} from {{ model }} {% if where %}where {{ where }}{% endif %}
+), b as (
+    select {{ cols | join(', ') }} from {{ compare_model }}
+), a_not_b as (
+    select 'in model, not expected' as side, * from (select * from a except all select * from b)
+), b_not_a as (
+    select 'expected, not in model' as side, * from (select * from b except all select * from a)
+)
+select * from a_not_b
+union all
+select * from b_not_a
+{% endmacro %}

@@ -1,0 +1,2 @@
+{#- Canonical events (DESIGN.md contract), from the selected dataset's adapter. -#}
+{{ select_contract('events') }}

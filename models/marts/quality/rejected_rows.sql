@@ -1,0 +1,41 @@
+{#- The quarantine: every input row staging could not use, with the reason and
+    the raw row as JSON. Nothing is dropped silently: see input_reconciliation. -#}
+{%- set quarantine = current_dataset()['quarantine'] -%}
+
+with rejected as (
+    {%- for model_name in quarantine %}
+    select dataset, source_table, row_key, reason, raw_row from {{ ref(model_name) }}
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+    {%- if quarantine | length == 0 %}
+    select
+        cast(null as varchar) as dataset, cast(null as varchar) as source_table,
+        cast(null as varchar) as row_key, cast(null as varchar) as reason,
+        cast(null as varchar) as raw_row
+    where false
+    {%- endif %}
+),
+
+numbered as (
+
+    select
+        *,
+        row_number() over (partition by source_table, raw_row order by reason) as copy_number
+    from rejected
+
+),
+
+final as (
+
+    select
+        {{ surrogate_key(['source_table', 'raw_row', 'copy_number']) }} as rejected_row_id,
+        dataset,
+        source_table,
+        row_key,
+        reason,
+        raw_row
+    from numbered
+
+)
+
+select * from final
