@@ -211,7 +211,8 @@ class BetaGeoFitter:
         ``A2 = lnB(a, b+x) - lnB(a, b)``,
         ``u1 = -(r+x) ln(alpha+T)``,
         ``u2 = ln a - ln(b+x-1) - (r+x) ln(alpha+t_x)``
-        (eq. 6 of FHL 2005, using ``B(a+1, b+x-1) = B(a, b+x) a / (b+x-1)``).
+        (FHL 2005, section 3 / Hardie's note 004, using
+        ``B(a+1, b+x-1) = B(a, b+x) a / (b+x-1)``).
         Returns ``(ll, w1, w2, has_repeat)`` where ``w1 = exp(u1 - L3)`` is
         P(alive) and ``w2 = 1 - w1`` for repeat buyers.
         """
@@ -369,7 +370,7 @@ class BetaGeoFitter:
     def conditional_probability_alive(
         self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
     ) -> FloatArray:
-        """P(customer still alive at T | x, t_x, T), eq. (13) of FHL 2005.
+        """P(customer still alive at T | x, t_x, T) (Fader, Hardie & Lee, note 021).
 
         ``1 / (1 + [x>0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x))``; equals 1
         when ``frequency == 0`` (stated convention).
@@ -479,7 +480,7 @@ class GammaGammaFitter:
 
     ``monetary_value`` is a customer's average spend per *repeat* transaction
     (zbar) and ``frequency`` the number of repeat transactions (x) it averages.
-    The likelihood of zbar given x (Fader & Hardie 2013, eq. 3) is::
+    The likelihood of zbar given x (Fader & Hardie 2013, note 025) is::
 
         G(p x + q) / (G(p x) G(q)) * v^q * zbar^(p x - 1) * x^(p x)
             / (v + x zbar)^(p x + q)

@@ -1,0 +1,55 @@
+# Two commands for a newcomer: `make demo` (build the default dataset and print a
+# summary) and `make test` (dbt build + tests on the bundled datasets, then pytest).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+DATASET ?=
+
+export DO_NOT_TRACK := 1
+export SEGMENTS_HOME := $(CURDIR)
+
+DBT := $(BIN)/dbt
+DBT_FLAGS := --profiles-dir $(CURDIR) --project-dir $(CURDIR)
+ifneq ($(strip $(DATASET)),)
+DBT_VARS := --vars '{dataset: $(DATASET)}'
+endif
+
+.PHONY: install demo build test test-dbt test-python bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+## make demo [DATASET=nexa_sat]: build a dataset (default: the project default) and print a summary
+demo: install
+	@mkdir -p warehouse
+	$(DBT) build $(DBT_FLAGS) $(DBT_VARS)
+	$(BIN)/python -m segkit.summary $(if $(strip $(DATASET)),--dataset $(DATASET))
+
+build: demo
+
+## make test: dbt build (models + data tests + unit tests) of every bundled dataset into
+## throwaway databases, then pytest (study reproductions, quarantine, Python package)
+test: install test-dbt test-python
+
+test-dbt: install
+	@mkdir -p warehouse/test
+	@for ds in nexa_sat; do \
+	  echo "== dbt build, dataset $$ds =="; \
+	  rm -f warehouse/test/$$ds.duckdb; \
+	  SEGMENTS_DB=warehouse/test/$$ds.duckdb $(DBT) build $(DBT_FLAGS) --vars "{dataset: $$ds}" --target-path target/test_$$ds || exit 1; \
+	done
+
+test-python: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m segkit.bench
+
+clean:
+	rm -rf target logs warehouse
