@@ -45,8 +45,41 @@
       {'source_table': 'nexa_sat_subscribers', 'raw': 'nexa_sat_subscribers', 'key': 'Customer_ID',
        'used': 'stg_nexa_sat__subscribers', 'rejected': 'stg_nexa_sat__subscribers_rejected'}
     ]
-  }
+  },
+  'files': files_registry_entry(),
+  'demo': files_registry_entry()
 }) }}
+{% endmacro %}
+
+
+{#- `files` (the user's own folder) and `demo` (the bundled generated business,
+    data/demo) share one adapter: models/staging/files. -#}
+{% macro files_registry_entry() %}
+  {%- set keys = {'customers': 'customer_id', 'transactions': 'transaction_id',
+                  'events': 'customer_id', 'subscriptions': 'subscription_id'} -%}
+  {%- set entry = {'entities': {}, 'quarantine': [], 'inputs': []} -%}
+  {%- for entity, key in keys.items() -%}
+    {%- do entry['entities'].update({entity: 'stg_files__' ~ entity}) -%}
+    {%- do entry['quarantine'].append('stg_files__' ~ entity ~ '_rejected') -%}
+    {%- do entry['inputs'].append({'source_table': entity, 'file_entity': entity,
+        'key': (var('column_map', {}) or {}).get(entity, {}).get(key, key) if entity != 'events' else none,
+        'used': 'stg_files__' ~ entity, 'rejected': 'stg_files__' ~ entity ~ '_rejected'}) -%}
+  {%- endfor -%}
+  {{ return(entry) }}
+{% endmacro %}
+
+
+{#- A FROM-clause relation over an input's raw rows (seed, override file or
+    input file); an empty relation when a files input is absent. -#}
+{% macro input_relation(input) %}
+  {%- if input.get('raw') -%}
+    {{ return(raw_relation(input.raw)) }}
+  {%- endif -%}
+  {%- set file = input_file(input.file_entity) -%}
+  {%- if file is none -%}
+    {{ return('(select null as no_input where false)') }}
+  {%- endif -%}
+  {{ return(read_input_file(file)) }}
 {% endmacro %}
 
 

@@ -6,7 +6,7 @@ with counts as (
     select
         '{{ var("dataset") }}'                                              as dataset,
         '{{ input.source_table }}'                                          as source_table,
-        (select count(*) from {{ raw_relation(input.raw) }})                as rows_in,
+        (select count(*) from {{ input_relation(input) }})                as rows_in,
         (select count(*) from {{ ref(input.used) }})                        as rows_used,
         (select count(*) from {{ ref('rejected_rows') }}
           where source_table = '{{ input.source_table }}')                  as rows_rejected

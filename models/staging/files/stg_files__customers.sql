@@ -1,0 +1,2 @@
+{#- Usable customers from the input files, in the canonical contract. -#}
+{{ files_used('base_files__customers', 'customers') }}

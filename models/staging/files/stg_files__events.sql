@@ -1,0 +1,2 @@
+{#- Usable events from the input files, in the canonical contract. -#}
+{{ files_used('base_files__events', 'events') }}

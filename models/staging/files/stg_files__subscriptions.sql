@@ -1,0 +1,2 @@
+{#- Usable subscriptions from the input files, in the canonical contract. -#}
+{{ files_used('base_files__subscriptions', 'subscriptions') }}

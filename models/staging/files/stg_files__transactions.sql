@@ -1,0 +1,2 @@
+{#- Usable transactions from the input files, in the canonical contract. -#}
+{{ files_used('base_files__transactions', 'transactions') }}
