@@ -46,6 +46,18 @@
        'used': 'stg_nexa_sat__subscribers', 'rejected': 'stg_nexa_sat__subscribers_rejected'}
     ]
   },
+  'classplus': {
+    'entities': {
+      'customers': 'stg_classplus__creators',
+      'transactions': 'stg_classplus__gmv',
+      'events': 'stg_classplus__videos'
+    },
+    'quarantine': ['stg_classplus__org_months_rejected'],
+    'inputs': [
+      {'source_table': 'classplus_org_month', 'raw': 'classplus_org_month', 'key': none,
+       'used': 'stg_classplus__org_months', 'rejected': 'stg_classplus__org_months_rejected'}
+    ]
+  },
   'files': files_registry_entry(),
   'demo': files_registry_entry()
 }) }}
