@@ -24,7 +24,8 @@
     ('subscription_id', 'varchar'), ('customer_id', 'varchar'), ('plan_level', 'varchar'),
     ('plan_type', 'varchar'), ('monthly_amount', 'decimal(18,2)'),
     ('started_at', 'timestamp'), ('ended_at', 'timestamp'), ('end_reason', 'varchar'),
-    ('is_churned', 'boolean'), ('tenure_months', 'integer')
+    ('is_churned', 'boolean'), ('tenure_months', 'integer'),
+    ('billed_amount', 'decimal(18,2)')
   ]
 }) }}
 {% endmacro %}
@@ -56,6 +57,17 @@
     'inputs': [
       {'source_table': 'classplus_org_month', 'raw': 'classplus_org_month', 'key': none,
        'used': 'stg_classplus__org_months', 'rejected': 'stg_classplus__org_months_rejected'}
+    ]
+  },
+  'lita': {
+    'entities': {
+      'customers': 'stg_lita__customers',
+      'subscriptions': 'stg_lita__subscriptions'
+    },
+    'quarantine': ['stg_lita__subscriptions_rejected'],
+    'inputs': [
+      {'source_table': 'lita_subscriptions', 'raw': 'lita_subscriptions', 'key': none,
+       'used': 'stg_lita__subscriptions', 'rejected': 'stg_lita__subscriptions_rejected'}
     ]
   },
   'files': files_registry_entry(),
