@@ -1,7 +1,7 @@
 {#- The date every time-relative figure is computed at: var('as_of_date') when
     set, else the latest date found in the canonical inputs. Never current_date. -#}
 {% macro as_of_date() -%}
-  {%- set configured = var('as_of_date', none) -%}
+  {%- set configured = setting('as_of_date') -%}
   {%- if configured is not none -%}
     cast('{{ configured }}' as date)
   {%- else -%}

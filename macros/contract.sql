@@ -70,6 +70,17 @@
        'used': 'stg_lita__subscriptions', 'rejected': 'stg_lita__subscriptions_rejected'}
     ]
   },
+  'cdnow': {
+    'entities': {
+      'customers': 'stg_cdnow__customers',
+      'transactions': 'stg_cdnow__transactions'
+    },
+    'quarantine': ['stg_cdnow__transactions_rejected'],
+    'inputs': [
+      {'source_table': 'cdnow_transactions', 'raw': 'cdnow_transactions', 'key': 'line_number',
+       'used': 'stg_cdnow__transactions', 'rejected': 'stg_cdnow__transactions_rejected'}
+    ]
+  },
   'files': files_registry_entry(),
   'demo': files_registry_entry()
 }) }}

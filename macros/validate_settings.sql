@@ -12,7 +12,7 @@
         "use one of " ~ (registry.keys() | list | sort | join(', '))) }}
   {%- endif -%}
 
-  {%- set as_of = var('as_of_date', none) -%}
+  {%- set as_of = setting('as_of_date') -%}
   {%- if as_of is not none and not modules.re.match('^\d{4}-\d{2}-\d{2}$', as_of | string) -%}
     {{ settings_error('as_of_date', "'" ~ as_of ~ "' is not a date", "write it as YYYY-MM-DD, or leave it null for the latest date in the data") }}
   {%- endif -%}

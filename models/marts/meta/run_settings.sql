@@ -17,10 +17,10 @@ final as (
     select
         setting_name,
         value_json,
-        {%- if var('as_of_date', none) is none %}
+        {%- if setting('as_of_date') is none %}
         cast({{ as_of_date() }} as varchar)     as resolved_as_of_date
         {%- else %}
-        '{{ var("as_of_date") }}'               as resolved_as_of_date
+        '{{ setting("as_of_date") }}'           as resolved_as_of_date
         {%- endif %}
     from settings
 

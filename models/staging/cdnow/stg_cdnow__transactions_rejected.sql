@@ -1,0 +1,22 @@
+{#- CDNOW rows staging could not use; unioned into rejected_rows. -#}
+
+with checked as (
+
+    select * from {{ ref('base_cdnow__transactions') }}
+
+),
+
+final as (
+
+    select
+        'cdnow'                                 as dataset,
+        'cdnow_transactions'                    as source_table,
+        coalesce(transaction_id, '(missing)')   as row_key,
+        rejection_reason                        as reason,
+        raw_row
+    from checked
+    where rejection_reason is not null
+
+)
+
+select * from final
