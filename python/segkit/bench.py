@@ -1,0 +1,116 @@
+"""`make bench`: the speed and memory benchmark (never a timed unit test).
+
+Generates the demo business at scale as Parquet (cached), builds the whole
+warehouse on it with `dbt build` (dataset files), and reports wall time and peak
+memory of the generation and of the build, plus each model's time from dbt's
+run_results.json (clustering, BG/NBD fitting and scoring, churn models ...).
+
+    python -m segkit.bench [--customers 1000000] [--select ...] [--out warehouse/bench]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _run(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, float, int]:
+    """Run cmd in a fresh wrapper process (so peak memory is this command's own);
+    stream its output to log; return (seconds, peak RSS in GB, exit code)."""
+    peak_file = log.with_suffix(".peak")
+    started = time.perf_counter()
+    with open(log, "w") as fh:
+        proc = subprocess.run([sys.executable, "-m", "segkit.bench", "--child", str(peak_file), "--", *cmd],
+                              env=env, stdout=fh, stderr=subprocess.STDOUT)
+    seconds = time.perf_counter() - started
+    peak_kb = float(peak_file.read_text()) if peak_file.exists() else float("nan")
+    return seconds, peak_kb / 1024 / 1024, proc.returncode
+
+
+def _child(peak_file: str, cmd: list[str]) -> int:
+    """Run cmd and write the peak RSS (KB) of it and its children to peak_file."""
+    rc = subprocess.run(cmd).returncode
+    Path(peak_file).write_text(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+    return rc
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--child"]:
+        return _child(argv[1], argv[3:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--select", default=None, help="dbt --select (default: everything)")
+    parser.add_argument("--threads", default=os.environ.get("SEGMENTS_THREADS", "2"))
+    args = parser.parse_args(argv)
+
+    home = Path(os.environ.get("SEGMENTS_HOME", Path(__file__).resolve().parents[2]))
+    out = (args.out or home / "warehouse" / "bench").resolve()
+    data = out / f"data_{args.customers}_{args.seed}"
+    out.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, DO_NOT_TRACK="1", SEGMENTS_HOME=str(home), SEGMENTS_THREADS=str(args.threads))
+    report: list[str] = [f"# Benchmark: {args.customers:,} customers (seed {args.seed})", ""]
+
+    if not (data / "customers.parquet").exists():
+        shutil.rmtree(data, ignore_errors=True)
+        print(f"[bench] generating {args.customers:,} customers into {data}", file=sys.stderr, flush=True)
+        secs, gb, rc = _run([sys.executable, "-m", "segkit.generate", "--customers", str(args.customers),
+                             "--seed", str(args.seed), "--out", str(data), "--format", "parquet"], env, out / "generate.log")
+        if rc:
+            print((out / "generate.log").read_text()[-3000:], file=sys.stderr)
+            return rc
+        (data / "customer_types.parquet").rename(out / f"customer_types_{args.customers}.parquet")
+        report.append(f"- generate: {secs:.1f} s, peak RSS {gb:.2f} GB")
+    else:
+        report.append(f"- generate: cached in {data}")
+
+    db = out / "bench.duckdb"
+    if db.exists():
+        db.unlink()
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    cmd = [dbt, "build", "--project-dir", str(home), "--profiles-dir", str(home),
+           "--target-path", str(out / "target"), "--log-path", str(out / "logs"),
+           "--vars", json.dumps({"dataset": "files", "input_dir": str(data)})]
+    if args.select:
+        cmd += ["--select", args.select]
+    env["SEGMENTS_DB"] = str(db)
+    print(f"[bench] dbt build on {data} (log: {out / 'dbt.log'})", file=sys.stderr, flush=True)
+    secs, gb, rc = _run(cmd, env, out / "dbt.log")
+    report.append(f"- dbt build: {secs:.1f} s, peak RSS {gb:.2f} GB, exit code {rc}")
+    results = out / "target" / "run_results.json"
+    if results.exists():
+        rows = json.loads(results.read_text())["results"]
+        timed = sorted(((r["execution_time"], r["unique_id"].split(".")[-1], r["status"]) for r in rows), reverse=True)
+        report += ["", "| node | seconds | status |", "| --- | ---: | --- |"]
+        report += [f"| {name} | {t:.1f} | {status} |" for t, name, status in timed[:25]]
+    if db.exists():
+        import duckdb
+
+        with duckdb.connect(str(db), read_only=True) as con:
+            counts = []
+            for table in ("int_transactions", "int_events", "customer_rfm", "customer_clusters",
+                          "customer_clv_forecast", "customer_churn_risk"):
+                try:
+                    schema = "intermediate." if table.startswith("int_") else ""
+                    counts.append(f"{table} {con.execute(f'select count(*) from {schema}{table}').fetchone()[0]:,}")
+                except duckdb.Error:
+                    pass
+        report += ["", "Rows: " + "; ".join(counts)]
+    text = "\n".join(report)
+    (out / "report.md").write_text(text + "\n")
+    print(text)
+    if rc:
+        print((out / "dbt.log").read_text()[-3000:], file=sys.stderr)
+    return rc
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
