@@ -24,6 +24,10 @@
   'cluster_value_column', 'cluster_k', 'cluster_k_min', 'cluster_k_max',
   'cluster_dbscan_eps', 'cluster_dbscan_min_samples', 'cluster_dbscan_max_fit_size',
   'cluster_kmeans_max_fit_size', 'cluster_tier_names', 'cluster_random_state',
-  'cluster_input', 'monthly_matrix_months', 'monthly_matrix_activity_events'
+  'cluster_input', 'monthly_matrix_months', 'monthly_matrix_activity_events',
+  'rfm_time_unit', 'clv_forecast_horizon_months', 'clv_forecast_monthly_discount_rate',
+  'clv_forecast_days_per_month', 'clv_forecast_penalizer',
+  'churn_mode', 'churn_horizon_days', 'churn_inactivity_days', 'churn_features', 'tier_change_features',
+  'churn_model', 'churn_cv_folds', 'churn_random_state', 'churn_risk_band_edges', 'tier_plan_order'
 ]) }}
 {% endmacro %}

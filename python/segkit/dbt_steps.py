@@ -96,3 +96,193 @@ def clustering_step(features: pd.DataFrame, settings: Mapping[str, Any]) -> pd.D
             LABEL_COLUMNS, ["string", "string", "int64", "string", "float64", "bool", "bool", "int64", "string"])})
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["method", "customer_id"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- #
+# Predicted CLV: BG/NBD + Gamma-Gamma on customer_rfm
+# --------------------------------------------------------------------------- #
+FORECAST_COLUMNS = ["customer_id", "has_purchase_history", "frequency", "recency", "t", "monetary_value",
+                    "probability_alive", "expected_purchases", "expected_spend_per_purchase",
+                    "predicted_clv", "horizon_months", "monthly_discount_rate", "time_unit"]
+
+
+def _rfm_frame(rfm: pd.DataFrame) -> pd.DataFrame:
+    """customer_rfm with lower-case column names and the BTYD columns as floats."""
+    out = rfm.rename(columns={c: c.lower() for c in rfm.columns})
+    missing = [c for c in ("customer_id", "frequency", "recency", "t", "monetary_value") if c not in out.columns]
+    if missing:
+        raise ValueError(f"customer_rfm lacks the BTYD columns {missing}")
+    for c in ("frequency", "recency", "t", "monetary_value"):
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
+    return out
+
+
+def fit_clv_models(rfm: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame:
+    """Fit BG/NBD on (frequency, recency, T) and Gamma-Gamma on (frequency,
+    monetary_value) by maximum likelihood; one row per model and parameter.
+
+    Customers without purchase history (null frequency) are left out. BG/NBD is
+    fitted on the unique (frequency, recency, T) rows with their counts, which is
+    exactly equivalent and fast at millions of customers. Gamma-Gamma uses
+    customers with a repeat purchase and positive mean repeat spend (stated rule;
+    the others are counted in n_excluded).
+    """
+    from segkit.btyd import BetaGeoFitter, GammaGammaFitter
+
+    frame = _rfm_frame(rfm)
+    frame = frame[frame["frequency"].notna() & frame["t"].notna()]
+    rows: list[dict[str, Any]] = []
+    time_unit = settings.get("rfm_time_unit", "week")
+    if frame.empty:
+        return pd.DataFrame(columns=["model", "parameter", "value", "log_likelihood", "n_customers",
+                                     "n_excluded", "converged", "time_unit", "note"])
+    started = time.perf_counter()
+    grouped = frame.groupby(["frequency", "recency", "t"], sort=True).size().reset_index(name="n")
+    progress(f"BG/NBD: fitting {len(frame):,} customers ({len(grouped):,} unique rows)")
+    try:
+        bgf = BetaGeoFitter(penalizer_coef=float(settings.get("clv_forecast_penalizer", 0.0)))
+        bgf.fit(grouped["frequency"], grouped["recency"], grouped["t"], weights=grouped["n"])
+        for name in ("r", "alpha", "a", "b"):
+            rows.append(dict(model="bg_nbd", parameter=name, value=float(bgf.params_[name]),
+                             log_likelihood=float(bgf.log_likelihood_), n_customers=int(round(bgf.n_)),
+                             n_excluded=0, converged=bool(bgf.converged_), time_unit=time_unit, note=None))
+    except ValueError as exc:
+        rows.append(dict(model="bg_nbd", parameter=None, value=None, log_likelihood=None,
+                         n_customers=len(frame), n_excluded=len(frame), converged=False,
+                         time_unit=time_unit, note=str(exc)))
+    repeat = frame[(frame["frequency"] > 0)]
+    try:
+        g = repeat.groupby(["frequency", "monetary_value"], sort=True).size().reset_index(name="n")
+        ggf = GammaGammaFitter(penalizer_coef=float(settings.get("clv_forecast_penalizer", 0.0)))
+        ggf.fit(g["frequency"], g["monetary_value"], weights=g["n"])
+        excluded = int(len(frame) - round(ggf.n_))
+        for name in ("p", "q", "v"):
+            rows.append(dict(model="gamma_gamma", parameter=name, value=float(ggf.params_[name]),
+                             log_likelihood=float(ggf.log_likelihood_), n_customers=int(round(ggf.n_)),
+                             n_excluded=excluded, converged=bool(ggf.converged_), time_unit=time_unit, note=None))
+    except ValueError as exc:
+        rows.append(dict(model="gamma_gamma", parameter=None, value=None, log_likelihood=None,
+                         n_customers=len(repeat), n_excluded=len(frame), converged=False,
+                         time_unit=time_unit, note=str(exc)))
+    progress(f"BG/NBD + Gamma-Gamma fitted in {time.perf_counter() - started:.1f}s")
+    return pd.DataFrame(rows)
+
+
+def score_clv(rfm: pd.DataFrame, params: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame:
+    """Per customer: P(alive), expected purchases over the horizon, expected spend
+    per purchase and discounted predicted CLV, from fitted parameters.
+
+    Horizon: settings clv_forecast_horizon_months months of 30 days each (in the
+    RFM time unit: 30/7 weeks or 30 days per month), discounted monthly at
+    clv_forecast_monthly_discount_rate. Rules: a customer with no repeat purchase
+    has P(alive) = 1 (BG/NBD convention) and, like a customer whose mean repeat
+    spend is not positive, the population mean spend p*v/(q-1); a customer with
+    no purchase at all gets nulls and has_purchase_history = false.
+    """
+    from segkit.btyd import BetaGeoFitter, GammaGammaFitter, customer_lifetime_value
+
+    frame = _rfm_frame(rfm)
+    horizon = int(settings.get("clv_forecast_horizon_months", 12))
+    rate = float(settings.get("clv_forecast_monthly_discount_rate", 0.01))
+    time_unit = settings.get("rfm_time_unit", "week")
+    days_per_month = float(settings.get("clv_forecast_days_per_month", 30.0))
+    per_unit = days_per_month / (7.0 if time_unit == "week" else 1.0)
+    has_history = (frame["frequency"].notna() & frame["t"].notna()).to_numpy()
+    out = pd.DataFrame({
+        "customer_id": frame["customer_id"].astype("string"),
+        "has_purchase_history": has_history,
+        "frequency": frame["frequency"], "recency": frame["recency"], "t": frame["t"],
+        "monetary_value": frame["monetary_value"],
+    })
+    for c in ("probability_alive", "expected_purchases", "expected_spend_per_purchase", "predicted_clv"):
+        out[c] = float("nan")
+    values = {(r.model, r.parameter): r.value for r in params.itertuples() if r.parameter is not None}
+    if ("bg_nbd", "r") in values and has_history.any():
+        bgf = BetaGeoFitter.from_params(*(values[("bg_nbd", k)] for k in ("r", "alpha", "a", "b")))
+        h = frame.loc[has_history]
+        out.loc[has_history, "probability_alive"] = bgf.conditional_probability_alive(h["frequency"], h["recency"], h["t"])
+        out.loc[has_history, "expected_purchases"] = bgf.conditional_expected_number_of_purchases_up_to_time(
+            horizon * per_unit, h["frequency"], h["recency"], h["t"])
+        if ("gamma_gamma", "p") in values:
+            ggf = GammaGammaFitter.from_params(*(values[("gamma_gamma", k)] for k in ("p", "q", "v")))
+            money = h["monetary_value"].fillna(0.0)
+            out.loc[has_history, "expected_spend_per_purchase"] = ggf.conditional_expected_average_profit(h["frequency"], money)
+            out.loc[has_history, "predicted_clv"] = customer_lifetime_value(
+                bgf, ggf, h["frequency"], h["recency"], h["t"], money, horizon_months=horizon,
+                monthly_discount_rate=rate, time_unit=time_unit, days_per_month=days_per_month)
+    out["horizon_months"] = horizon
+    out["monthly_discount_rate"] = rate
+    out["time_unit"] = time_unit
+    return out[FORECAST_COLUMNS].sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- #
+# Churn risk and tier change
+# --------------------------------------------------------------------------- #
+_NOT_FEATURES = {"customer_id", "split", "is_churned_next", "tier_change_next"}
+
+
+def _model_features(frame: pd.DataFrame, settings: Mapping[str, Any], key: str) -> tuple[list[str], list[str]]:
+    """(features, categorical): the setting's list, or every input column but the
+    id, split and labels; text columns are categorical."""
+    configured = settings.get(key)
+    features = list(configured) if configured else [c for c in frame.columns if c not in _NOT_FEATURES]
+    categorical = [c for c in features if frame[c].dtype == object or str(frame[c].dtype) in ("string", "str", "category")]
+    return features, categorical
+
+
+def churn_step(frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame:
+    """Churn probability and risk band for every scored customer (split 'score',
+    or every customer out-of-fold in snapshot mode), with the run's metrics and
+    permutation-importance drivers as JSON in run_info."""
+    from segkit.churn import fit_churn_model
+
+    columns = ["customer_id", "churn_probability", "risk_band", "is_scored_out_of_fold", "run_info"]
+    train = frame[frame["split"] != "score"]
+    if train.empty or train["is_churned_next"].nunique(dropna=True) < 2:
+        progress("churn: not enough labelled history (need churned and retained customers); table left empty")
+        return pd.DataFrame({c: pd.Series(dtype="string" if c in ("customer_id", "risk_band", "run_info") else "float64") for c in columns})
+    features, categorical = _model_features(frame, settings, "churn_features")
+    snapshot = (frame["split"] == "snapshot").all()
+    data = frame.drop(columns=["split"]) if snapshot else frame
+    data = data.assign(is_churned_next=data["is_churned_next"].astype("boolean"))
+    progress(f"churn: {'snapshot, out-of-fold' if snapshot else 'temporal'} model on {len(train):,} labelled customers, {len(features)} features")
+    started = time.perf_counter()
+    result = fit_churn_model(data, features, "is_churned_next", categorical=categorical,
+                             model=settings.get("churn_model", "gradient_boosting"),
+                             cv_folds=int(settings.get("churn_cv_folds", 5)),
+                             random_state=int(settings.get("churn_random_state", 42)),
+                             risk_band_edges=tuple(settings.get("churn_risk_band_edges", (0.3, 0.6))))
+    scores = result.scores
+    if not snapshot:
+        scores = scores[scores["split"] == "score"]
+    info = json.dumps(result.to_dict(), sort_keys=True)
+    progress(f"churn: ROC AUC {result.metrics.get('roc_auc')}, precision top decile "
+             f"{result.metrics.get('precision_top_decile')}, {time.perf_counter() - started:.1f}s")
+    out = scores[["customer_id", "churn_probability", "risk_band", "is_scored_out_of_fold"]].assign(run_info=info)
+    return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def tier_change_step(frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame:
+    """Probability of upgrade / downgrade / churn / staying over the next window
+    for every subscriber active at the as-of date, with drivers in run_info."""
+    from segkit.churn import fit_tier_change_model
+
+    columns = ["customer_id", "from_plan", "p_upgrade", "p_downgrade", "p_churn", "p_stay", "run_info"]
+    subs = frame[frame["plan_level"].notna() & (frame["split"] != "snapshot")]
+    train = subs[subs["split"] == "train"]
+    if train.empty or train["tier_change_next"].nunique(dropna=True) < 2:
+        progress("tier change: no subscription history with tier changes; table left empty")
+        return pd.DataFrame({c: pd.Series(dtype="string" if c in ("customer_id", "from_plan", "run_info") else "float64") for c in columns})
+    features, categorical = _model_features(subs, settings, "tier_change_features")
+    features = [f for f in features if f != "plan_level"]
+    categorical = [c for c in categorical if c != "plan_level"]
+    progress(f"tier change: model on {len(train):,} subscribers, {len(features)} features + plan")
+    result = fit_tier_change_model(subs, features, "plan_level", "tier_change_next", categorical=categorical,
+                                   plan_order=settings.get("tier_plan_order"),
+                                   random_state=int(settings.get("churn_random_state", 42)),
+                                   cv_folds=int(settings.get("churn_cv_folds", 5)))
+    scores = result.scores[result.scores["split"] == "score"]
+    out = scores.rename(columns={"from_plan": "from_plan"})[["customer_id", "from_plan", "p_upgrade", "p_downgrade", "p_churn", "p_stay"]]
+    out = out.assign(run_info=json.dumps(result.to_dict(), sort_keys=True))
+    return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
