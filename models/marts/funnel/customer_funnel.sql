@@ -1,0 +1,37 @@
+{#- One row per customer who entered the funnel (reached step 1): when each step
+    of var('funnel_steps') was reached and the furthest step. Semantics in
+    macros/funnel.sql: strictly ordered steps (an event before the previous step
+    does not count), optional var('funnel_window_days') from step 1, optional
+    var('funnel_match_object') (steps 2..N on the same object_id). Events after
+    the as-of date are ignored. -#}
+{%- set steps = product_var('funnel_steps') %}
+
+with events as (
+
+    select * from {{ ref('int_events') }}
+    where {{ is_on_or_before_as_of('event_at') }}
+
+),
+
+customer_steps as (
+
+    {{ funnel_customer_steps('events', steps, product_var('funnel_window_days'), product_var('funnel_match_object')) }}
+
+),
+
+final as (
+
+    select
+        customer_id,
+        path_object_id,
+        {%- for step in steps %}
+        step_{{ loop.index }}_at,
+        {%- endfor %}
+        furthest_step,
+        furthest_event_name,
+        furthest_step = {{ steps | length }} as has_completed_funnel
+    from customer_steps
+
+)
+
+select * from final

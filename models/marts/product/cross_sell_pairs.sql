@@ -1,0 +1,134 @@
+{#- Items bought together (market-basket pairs), one row per unordered pair
+    item_a < item_b.
+    - items: product categories or products, var('cross_sell_level')
+      (category | product, default category);
+    - baskets: var('cross_sell_basket'): 'customer' (default) = everything a
+      customer bought up to the as-of date; 'order_day' = a customer's
+      purchases of one calendar day;
+    - an item is in a basket when the basket holds more sale rows (amount >= 0)
+      than refund rows (amount < 0) of it: a fully refunded item does not count.
+      A refund counts in the basket it was recorded in (for order_day baskets,
+      a later day's refund does not remove the sale);
+    - N = baskets holding at least one item. support = baskets_both / N,
+      confidence_a_to_b = baskets_both / baskets_a (share of a's baskets that
+      also hold b), confidence_b_to_a = baskets_both / baskets_b,
+      lift = support / (support_a x support_b);
+    - only pairs with support >= var('cross_sell_min_support') (default 0.01).
+      Items whose own support is below it are dropped before pairing (exact:
+      a pair's support never exceeds its items'), and pairs are counted by a
+      self-join of the DISTINCT (basket, item) rows aggregated on the fly, so
+      the work is bounded by the sum over baskets of items^2 / 2. -#}
+{%- set level = product_var('cross_sell_level') -%}
+{%- set item_column = 'product_category' if level == 'category' else 'product_id' -%}
+{%- set basket = product_var('cross_sell_basket') -%}
+{%- set basket_keys = ['customer_id'] if basket == 'customer' else ['customer_id', 'basket_date'] -%}
+{%- set min_support = product_var('cross_sell_min_support') %}
+
+with transactions as (
+
+    select * from {{ ref('int_transactions') }}
+    where {{ item_column }} is not null
+      and {{ is_on_or_before_as_of('transacted_at') }}
+
+),
+
+basket_lines as (
+
+    select
+        customer_id,
+        {%- if basket == 'order_day' %}
+        cast(transacted_at as date) as basket_date,
+        {%- endif %}
+        {{ item_column }} as item,
+        sum(case when amount < 0 then -1 else 1 end) as net_lines
+    from transactions
+    group by {{ basket_keys | join(', ') }}, {{ item_column }}
+
+),
+
+basket_items as (
+
+    select {{ basket_keys | join(', ') }}, item
+    from basket_lines
+    where net_lines > 0
+
+),
+
+basket_count as (
+
+    select count(*) as baskets
+    from (select distinct {{ basket_keys | join(', ') }} from basket_items) as distinct_baskets
+
+),
+
+item_baskets as (
+
+    select
+        basket_items.item,
+        count(*) as baskets_with_item,
+        {{ safe_divide('count(*)', 'max(basket_count.baskets)') }} as item_support
+    from basket_items
+    cross join basket_count
+    group by basket_items.item
+
+),
+
+frequent_items as (
+
+    select * from item_baskets
+    where item_support >= cast({{ min_support }} as double)
+
+),
+
+frequent_basket_items as (
+
+    select basket_items.*
+    from basket_items
+    inner join frequent_items
+        on frequent_items.item = basket_items.item
+
+),
+
+pair_counts as (
+
+    select
+        a.item as item_a,
+        b.item as item_b,
+        count(*) as baskets_both
+    from frequent_basket_items as a
+    inner join frequent_basket_items as b
+        on {% for key in basket_keys %}b.{{ key }} = a.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
+        and a.item < b.item
+    group by a.item, b.item
+
+),
+
+final as (
+
+    select
+        pair_counts.item_a,
+        pair_counts.item_b,
+        {{ sql_literal(level) }} as item_level,
+        {{ sql_literal(basket) }} as basket_type,
+        pair_counts.baskets_both,
+        a.baskets_with_item as baskets_a,
+        b.baskets_with_item as baskets_b,
+        basket_count.baskets,
+        {{ safe_divide('pair_counts.baskets_both', 'basket_count.baskets') }} as support,
+        a.item_support as support_a,
+        b.item_support as support_b,
+        {{ safe_divide('pair_counts.baskets_both', 'a.baskets_with_item') }} as confidence_a_to_b,
+        {{ safe_divide('pair_counts.baskets_both', 'b.baskets_with_item') }} as confidence_b_to_a,
+        {{ safe_divide('cast(pair_counts.baskets_both as double) * basket_count.baskets',
+                       'cast(a.baskets_with_item as double) * b.baskets_with_item') }} as lift
+    from pair_counts
+    inner join frequent_items as a
+        on a.item = pair_counts.item_a
+    inner join frequent_items as b
+        on b.item = pair_counts.item_b
+    cross join basket_count
+    where {{ safe_divide('pair_counts.baskets_both', 'basket_count.baskets') }} >= cast({{ min_support }} as double)
+
+)
+
+select * from final
