@@ -28,6 +28,8 @@
   'rfm_time_unit', 'clv_forecast_horizon_months', 'clv_forecast_monthly_discount_rate',
   'clv_forecast_days_per_month', 'clv_forecast_penalizer',
   'churn_mode', 'churn_horizon_days', 'churn_inactivity_days', 'churn_features', 'tier_change_features',
-  'churn_model', 'churn_cv_folds', 'churn_random_state', 'churn_risk_band_edges', 'tier_plan_order'
+  'churn_model', 'churn_cv_folds', 'churn_random_state', 'churn_risk_band_edges', 'tier_plan_order',
+  'rfm_freq_multiplier', 'backtest_window_days', 'backtest_cutoffs', 'backtest_cutoff_count',
+  'backtest_top_share', 'backtest_rfm_high_segments', 'backtest_kmeans_k'
 ]) }}
 {% endmacro %}

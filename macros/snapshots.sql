@@ -21,7 +21,7 @@ snap_transactions as (
     select
         cutoffs.cutoff_date,
         t.customer_id,
-        count(distinct t.transaction_id) filter (where cast(t.transacted_at as date) <= cutoffs.cutoff_date and t.amount > 0) as orders,
+        count(distinct t.transaction_id) filter (where cast(t.transacted_at as date) <= cutoffs.cutoff_date and t.amount >= 0) as orders,
         coalesce(sum(t.amount) filter (where cast(t.transacted_at as date) <= cutoffs.cutoff_date), 0) as total_spend,
         count(distinct t.transaction_id) filter (where cast(t.transacted_at as date) <= cutoffs.cutoff_date
             and cast(t.transacted_at as date) > cutoffs.cutoff_date - {{ inactivity_days }} and t.amount > 0) as recent_orders,

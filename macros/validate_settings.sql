@@ -74,6 +74,6 @@
   {%- if raw_files is not mapping -%}
     {{ settings_error('raw_files', "expected a mapping seed_name: file path", "e.g. {nexa_sat_subscribers: /data/nexa.csv}") }}
   {%- endif -%}
-  {{ validate_product_settings() }}
+  {%- set _ = validate_product_settings() -%}
   select 1 as settings_ok
 {% endmacro %}

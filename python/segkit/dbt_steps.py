@@ -132,7 +132,7 @@ def fit_clv_models(rfm: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFra
     frame = _rfm_frame(rfm)
     frame = frame[frame["frequency"].notna() & frame["t"].notna()]
     rows: list[dict[str, Any]] = []
-    time_unit = settings.get("rfm_time_unit", "week")
+    time_unit = btyd_unit_name(settings)
     if frame.empty:
         return pd.DataFrame(columns=["model", "parameter", "value", "log_likelihood", "n_customers",
                                      "n_excluded", "converged", "time_unit", "note"])
@@ -184,9 +184,9 @@ def score_clv(rfm: pd.DataFrame, params: pd.DataFrame, settings: Mapping[str, An
     frame = _rfm_frame(rfm)
     horizon = int(settings.get("clv_forecast_horizon_months", 12))
     rate = float(settings.get("clv_forecast_monthly_discount_rate", 0.01))
-    time_unit = settings.get("rfm_time_unit", "week")
+    time_unit = btyd_unit_name(settings)
     days_per_month = float(settings.get("clv_forecast_days_per_month", 30.0))
-    per_unit = days_per_month / (7.0 if time_unit == "week" else 1.0)
+    per_unit = days_per_month / rfm_unit_days(settings)
     has_history = (frame["frequency"].notna() & frame["t"].notna()).to_numpy()
     out = pd.DataFrame({
         "customer_id": frame["customer_id"].astype("string"),
@@ -227,6 +227,11 @@ def _model_features(frame: pd.DataFrame, settings: Mapping[str, Any], key: str) 
     id, split and labels; text columns are categorical."""
     configured = settings.get(key)
     features = list(configured) if configured else [c for c in frame.columns if c not in _NOT_FEATURES]
+    labelled = frame[frame["split"] != "score"] if "split" in frame.columns else frame
+    empty = [c for c in features if labelled[c].isna().all() or labelled[c].nunique(dropna=True) < 2 and not configured]
+    if empty:
+        progress(f"{key}: leaving out columns without information in the labelled rows: {', '.join(empty)}")
+        features = [c for c in features if c not in empty]
     categorical = [c for c in features if frame[c].dtype == object or str(frame[c].dtype) in ("string", "str", "category")]
     return features, categorical
 
@@ -286,3 +291,46 @@ def tier_change_step(frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.Dat
     out = scores.rename(columns={"from_plan": "from_plan"})[["customer_id", "from_plan", "p_upgrade", "p_downgrade", "p_churn", "p_stay"]]
     out = out.assign(run_info=json.dumps(result.to_dict(), sort_keys=True))
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- #
+# Segment backtest
+# --------------------------------------------------------------------------- #
+def rfm_unit_days(settings: Mapping[str, Any]) -> float:
+    """Days in one BTYD time unit: (7 for week, 1 for day) x rfm_freq_multiplier."""
+    base = 7.0 if settings.get("rfm_time_unit", "day") == "week" else 1.0
+    return base * float(settings.get("rfm_freq_multiplier", 1) or 1)
+
+
+def btyd_unit_name(settings: Mapping[str, Any]) -> str:
+    """'week' or 'day': the BTYD time unit after the multiplier (7 days = week)."""
+    days = rfm_unit_days(settings)
+    if days == 7.0:
+        return "week"
+    if days == 1.0:
+        return "day"
+    raise ValueError(f"rfm_time_unit x rfm_freq_multiplier = {days} days: the CLV forecast supports day or week units")
+
+
+def backtest_step(snapshots: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame:
+    """Metrics per (cutoff, method) from run_backtest, with the run's details."""
+    from segkit.backtest import METRIC_COLUMNS, run_backtest
+
+    if snapshots.empty:
+        progress("backtest: no snapshots (no transactions before the cutoffs); table left empty")
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in METRIC_COLUMNS})
+    frame = snapshots.rename(columns={c: ("T" if c.lower() == "t" else c.lower()) for c in snapshots.columns})
+    window_days = float(frame["window_days"].iloc[0])
+    started = time.perf_counter()
+    progress(f"backtest: {frame['cutoff_date'].nunique()} cutoffs, {len(frame):,} customer snapshots")
+    metrics, _ = run_backtest(
+        frame,
+        top_share=float(settings.get("backtest_top_share", 0.10)),
+        rfm_high_segments=tuple(settings.get("backtest_rfm_high_segments") or ("Champions", "Loyal")),
+        horizon_periods=window_days / rfm_unit_days(settings),
+        time_unit=btyd_unit_name(settings),
+        kmeans_k=settings.get("backtest_kmeans_k"),
+        random_state=int(settings.get("cluster_random_state", 42)),
+    )
+    progress(f"backtest: done in {time.perf_counter() - started:.1f}s")
+    return metrics.sort_values(["cutoff_date", "method"], kind="stable").reset_index(drop=True)

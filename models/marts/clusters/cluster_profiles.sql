@@ -5,7 +5,7 @@
 {%- set input_columns = [] -%}
 {%- if execute -%}
   {%- for col in adapter.get_columns_in_relation(ref('cluster_input')) -%}
-    {%- if col.name != 'customer_id' and (col.is_number() or col.dtype | lower in ['double', 'float', 'bigint', 'integer', 'hugeint', 'smallint'] or col.dtype | lower is match('^decimal')) -%}
+    {%- if col.name != 'customer_id' and (col.is_number() or (col.dtype | lower) in ['double', 'float', 'bigint', 'integer', 'hugeint', 'smallint'] or (col.dtype | lower).startswith('decimal')) -%}
       {%- do input_columns.append(col.name) -%}
     {%- endif -%}
   {%- endfor -%}

@@ -1,0 +1,131 @@
+{#- The segment backtest's input: one row per (cutoff_date, customer_id) for
+    several rolling cutoffs, with the RFM inputs, BTYD values, RFM segment and
+    engagement features computed ONLY from data up to the cutoff (the same
+    macros customer_rfm uses), and next_value = net spend in the window
+    (cutoff, cutoff + var backtest_window_days]. Cutoffs: var backtest_cutoffs, or
+    the var backtest_cutoff_count cutoffs spaced one window apart whose windows end
+    at the as-of date. -#}
+{%- set window_days = setting('backtest_window_days') | int -%}
+{%- set explicit = setting('backtest_cutoffs') -%}
+{%- set count = setting('backtest_cutoff_count') | int -%}
+{%- set time_unit = rfm_setting('rfm_time_unit') -%}
+{%- set multiplier = rfm_setting('rfm_freq_multiplier') -%}
+{%- set scheme = rfm_scheme() %}
+
+with cutoffs as (
+
+    {%- if explicit %}
+    select cast(d as date) as cutoff_date
+    from (values {% for c in explicit %}('{{ c }}'){{ ', ' if not loop.last }}{% endfor %}) as t(d)
+    {%- else %}
+    select cast({{ as_of_date() }} as date) - {{ window_days }} * k as cutoff_date
+    from range(1, {{ count + 1 }}) as r(k)
+    {%- endif %}
+
+),
+
+{{ snapshot_feature_ctes('cutoffs', window_days, setting('churn_inactivity_days') | int) }},
+
+segment_map as (
+
+    select *, min(priority) over (partition by segment) as segment_rank
+    from {{ ref(rfm_setting('rfm_segment_map_seed')) }}
+    where segment_map = {{ sql_literal(rfm_setting('rfm_segment_map')) }}
+
+),
+
+periods as (
+
+    -- as customer_rfm: one row per customer per period, refunds netted into
+    -- their period, a period with a purchase (amount >= 0) is a purchase period
+    select
+        cutoffs.cutoff_date,
+        t.customer_id,
+        {{ rfm_period_start('t.transacted_at', time_unit) }} as period_start,
+        sum(t.amount) as period_spend,
+        count(case when t.amount >= 0 then 1 end) as period_orders
+    from {{ ref('int_transactions') }} as t
+    inner join cutoffs on cast(t.transacted_at as date) <= cutoffs.cutoff_date
+    group by all
+
+),
+
+btyd as (
+
+    select
+        cutoff_date,
+        customer_id,
+        cast(count(case when period_orders > 0 then 1 end) - 1 as integer) as frequency,
+        min(case when period_orders > 0 then period_start end) as first_period_start,
+        max(case when period_orders > 0 then period_start end) as last_period_start,
+        sum(case when period_orders > 0 then period_spend end) as purchase_period_spend,
+        {{ rfm_value_at_min('case when period_orders > 0 then period_spend end', 'case when period_orders > 0 then period_start end') }} as first_period_spend
+    from periods
+    group by cutoff_date, customer_id
+    having count(case when period_orders > 0 then 1 end) > 0
+
+),
+
+purchasers as (
+
+    select
+        features.*,
+        btyd.frequency,
+        {{ rfm_periods_between('btyd.first_period_start', 'btyd.last_period_start', time_unit, multiplier) }} as recency,
+        {{ rfm_periods_between('btyd.first_period_start', rfm_period_start('features.cutoff_date', time_unit), time_unit, multiplier) }} as T,
+        case when btyd.frequency = 0 then cast(0 as double precision)
+             else cast(btyd.purchase_period_spend - btyd.first_period_spend as double precision) / btyd.frequency end as monetary_value
+    from snapshot_features as features
+    inner join btyd using (cutoff_date, customer_id)
+
+),
+
+score_edges as (
+
+    select cutoff_date, {{ rfm_edge_columns(scheme) }}
+    from purchasers
+    group by cutoff_date
+
+),
+
+scored as (
+
+    select purchasers.*, {{ rfm_score_columns(scheme, 'score_edges') }}
+    from purchasers
+    inner join score_edges using (cutoff_date)
+
+),
+
+score_combinations as (
+
+    select distinct r_score, f_score, m_score, {{ rfm_code('r_score', 'f_score', 'm_score') }} as rfm_code
+    from scored
+
+),
+
+combination_segments as (
+
+    select r_score, f_score, m_score, segment
+    from (
+        select score_combinations.*, segment_map.segment,
+            row_number() over (partition by score_combinations.r_score, score_combinations.f_score, score_combinations.m_score
+                               order by segment_map.priority) as match_order
+        from score_combinations
+        inner join segment_map on {{ rfm_segment_match('segment_map', 'score_combinations') }}
+    )
+    where match_order = 1
+
+),
+
+final as (
+
+    select
+        scored.* exclude (r_score, f_score, m_score),
+        coalesce(combination_segments.segment, 'Unmapped') as rfm_segment,
+        {{ window_days }} as window_days
+    from scored
+    left join combination_segments using (r_score, f_score, m_score)
+
+)
+
+select * from final
