@@ -649,14 +649,18 @@ class GammaGammaFitter:
 
         A weighted mean of the population mean ``p v / (q - 1)`` and the
         customer's own ``zbar``.  Customers with ``frequency == 0`` or
-        ``monetary_value <= 0`` get the population mean (stated rule).
+        ``monetary_value <= 0`` get the population mean (stated rule). When
+        q <= 1 the population mean is infinite: those customers get NaN, and
+        the others the form (p v + p x zbar) / (p x + q - 1), itself finite
+        only when p x + q > 1 (NaN otherwise).
         """
         p, q, v = self._params()
-        pop = self.population_mean_spend()
         x, m = self._check(frequency, monetary_value)
         informative = (x > 0) & (m > 0)
-        weight = p * x / (p * x + q - 1.0)
-        cond = (1.0 - weight) * pop + weight * m
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cond = (p * v + p * x * m) / (p * x + q - 1.0)
+        cond = np.where(p * x + q - 1.0 > 0, cond, np.nan)  # finite only when p x + q > 1
+        pop = p * v / (q - 1.0) if q > 1 else np.nan
         return np.where(informative, cond, pop)
 
 

@@ -204,12 +204,18 @@ def score_clv(rfm: pd.DataFrame, params: pd.DataFrame, settings: Mapping[str, An
         out.loc[has_history, "expected_purchases"] = bgf.conditional_expected_number_of_purchases_up_to_time(
             horizon * per_unit, h["frequency"], h["recency"], h["t"])
         if ("gamma_gamma", "p") in values:
-            ggf = GammaGammaFitter.from_params(*(values[("gamma_gamma", k)] for k in ("p", "q", "v")))
+            p_, q_, v_ = (values[("gamma_gamma", k)] for k in ("p", "q", "v"))
+            ggf = GammaGammaFitter.from_params(p_, q_, v_)
             money = h["monetary_value"].fillna(0.0)
+            # With q <= 1 the population mean spend is infinite: customers without
+            # a usable repeat spend then get a null spend and CLV (btyd returns NaN).
             out.loc[has_history, "expected_spend_per_purchase"] = ggf.conditional_expected_average_profit(h["frequency"], money)
             out.loc[has_history, "predicted_clv"] = customer_lifetime_value(
                 bgf, ggf, h["frequency"], h["recency"], h["t"], money, horizon_months=horizon,
                 monthly_discount_rate=rate, time_unit=time_unit, days_per_month=days_per_month)
+            if q_ <= 1:
+                progress(f"Gamma-Gamma q = {q_:.3f} <= 1: the population mean spend is infinite; "
+                         "customers without a repeat purchase get no spend forecast")
     out["horizon_months"] = horizon
     out["monthly_discount_rate"] = rate
     out["time_unit"] = time_unit

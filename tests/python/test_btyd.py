@@ -427,8 +427,14 @@ def test_gamma_gamma_weights_and_errors(shipped: pd.DataFrame) -> None:
         GammaGammaFitter().fit([1, 2], [0.0, -1.0])
     with pytest.raises(ValueError, match="NaN"):
         GammaGammaFitter().fit([1, 2], [np.nan, 3.0])
+    # q <= 1: the population mean is infinite; a repeat buyer keeps the finite
+    # conditional form, a customer without repeat spend gets NaN (no exception)
+    heavy = GammaGammaFitter.from_params(2.0, 0.9, 10.0)
     with pytest.raises(ValueError, match="q <= 1"):
-        GammaGammaFitter.from_params(2.0, 0.9, 10.0).conditional_expected_average_profit([1], [5.0])
+        heavy.population_mean_spend()
+    got = heavy.conditional_expected_average_profit([1, 0], [5.0, 0.0])
+    assert got[0] == pytest.approx((2.0 * 10.0 + 2.0 * 1 * 5.0) / (2.0 * 1 + 0.9 - 1.0))
+    assert np.isnan(got[1])
 
 
 # --------------------------------------------------------------------------- #

@@ -18,7 +18,7 @@ with cutoffs as (
     select cast(d as date) as cutoff_date
     from (values {% for c in explicit %}('{{ c }}'){{ ', ' if not loop.last }}{% endfor %}) as t(d)
     {%- else %}
-    select cast({{ as_of_date() }} as date) - {{ window_days }} * k as cutoff_date
+    select cast({{ as_of_date() }} as date) - cast({{ window_days }} * k as integer) as cutoff_date
     from range(1, {{ count + 1 }}) as r(k)
     {%- endif %}
 
