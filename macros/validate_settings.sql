@@ -75,5 +75,6 @@
     {{ settings_error('raw_files', "expected a mapping seed_name: file path", "e.g. {nexa_sat_subscribers: /data/nexa.csv}") }}
   {%- endif -%}
   {%- set _ = validate_product_settings() -%}
+  {%- set _ = validate_rfm_settings() -%}
   select 1 as settings_ok
 {% endmacro %}

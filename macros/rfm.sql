@@ -1,0 +1,260 @@
+{#- The RFM engine (models/marts/rfm): BTYD periods, configurable scorers, the
+    segment-map match, and the validation of the rfm_* settings.
+
+    A scoring scheme is a mapping with one entry per dimension r, f and m:
+      measure:    SQL expression over the scored relation's columns
+      method:     quantile (continuous percentile edges over the scored rows)
+                  | fixed (edges listed in `edges`)
+      bins:       quantile only: number of scores, 2..9 (default var rfm_bins)
+      edges:      fixed only: increasing numbers; len(edges) + 1 scores
+      better:     higher | lower - which measure values are better
+      best_score: highest (best = N) | lowest (best = 1)
+    A value falls in bin b = the first edge it is <= (1-based), or the last bin
+    when it is above every edge: ties always share a bin, nothing like NTILE.
+    The score is b when (better, best_score) is (higher, highest) or
+    (lower, lowest), else N + 1 - b.
+    Defaults (var rfm_scoring overrides any key of any dimension):
+      r: days_since_last_purchase, lower is better; f: orders; m: total_spend;
+      quantile, rfm_bins bins, best_score highest.
+    Example, the Classplus creator study (4 levels, 1 = best):
+      r: {measure: months_since_last_active, method: fixed, edges: [2, 4, 7], better: lower, best_score: lowest}
+      f: {measure: total_videos, method: quantile, bins: 4, better: higher, best_score: lowest}
+      m: {measure: total_gmv, method: quantile, bins: 4, better: higher, best_score: lowest}
+    with the exact-code map rfm_segment_map = classplus_creators (seeds/rfm_segment_map.csv).
+
+    Reuse in another model (what customer_rfm does), over a CTE `measures` with
+    one row per scored entity and the measure columns:
+      {%- set scheme = rfm_scheme(overrides=var('my_scoring')) %}
+      score_edges as (select {{ rfm_edge_columns(scheme) }} from measures),
+      scored as (select measures.*, {{ rfm_score_columns(scheme) }}
+                 from measures cross join score_edges),
+      then the distinct (r, f, m) combinations joined to the map rows on
+      {{ rfm_segment_match('segment_map', 'score_combinations') }}, first row by
+      priority (row_number), joined back on the three scores. -#}
+
+
+{#- An RFM setting: setting() (per-dataset defaults) when the project has it,
+    else var(). Inside a dbt unit test only var() is read, so the test's
+    `overrides: vars` pin the setting whatever the dataset's defaults are
+    (a --vars value on the command line still wins over both: dbt's rule). -#}
+{% macro rfm_setting(name, default=none) %}
+  {%- if default is none -%}
+    {%- set default = rfm_setting_default(name) -%}
+  {%- endif -%}
+  {%- set in_unit_test = model is defined and model is mapping and model.get('resource_type') == 'unit_test' -%}
+  {%- if setting is defined and not in_unit_test -%}
+    {{ return(setting(name, default)) }}
+  {%- endif -%}
+  {{ return(var(name, default)) }}
+{% endmacro %}
+
+
+{% macro rfm_scoring_defaults() %}
+  {{ return({
+    'r': {'measure': 'days_since_last_purchase', 'better': 'lower'},
+    'f': {'measure': 'orders', 'better': 'higher'},
+    'm': {'measure': 'total_spend', 'better': 'higher'}
+  }) }}
+{% endmacro %}
+
+
+{#- The resolved, validated scoring scheme: {r: cfg, f: cfg, m: cfg}, each cfg
+    complete and with n_scores set. overrides: a scheme mapping (default: the
+    setting rfm_scoring); var_name: the setting named in error messages. -#}
+{% macro rfm_scheme(overrides=none, var_name='rfm_scoring', default_bins=none) %}
+  {%- set overrides = rfm_setting(var_name, {}) if overrides is none else overrides -%}
+  {%- set overrides = overrides or {} -%}
+  {%- set default_bins = rfm_setting('rfm_bins') if default_bins is none else default_bins -%}
+  {%- if overrides is not mapping -%}
+    {{ settings_error(var_name, "expected a mapping with entries r, f and/or m", "e.g. {r: {measure: days_since_last_purchase, better: lower}}") }}
+  {%- endif -%}
+  {%- for dim in overrides -%}
+    {%- if dim not in ['r', 'f', 'm'] -%}
+      {{ settings_error(var_name, "'" ~ dim ~ "' is not a dimension", "use the keys r, f and m") }}
+    {%- endif -%}
+    {%- if overrides[dim] is not mapping -%}
+      {{ settings_error(var_name, "the entry of '" ~ dim ~ "' is not a mapping", "write it as {measure: ..., method: quantile, bins: 5, better: higher, best_score: highest}") }}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- set defaults = rfm_scoring_defaults() -%}
+  {%- set scheme = {} -%}
+  {%- for dim in ['r', 'f', 'm'] -%}
+    {%- set cfg = {'method': 'quantile', 'bins': default_bins, 'edges': none, 'best_score': 'highest'} -%}
+    {%- do cfg.update(defaults[dim]) -%}
+    {%- do cfg.update(overrides.get(dim, {})) -%}
+    {%- set where = var_name ~ "." ~ dim -%}
+    {%- for key in cfg -%}
+      {%- if key not in ['measure', 'method', 'bins', 'edges', 'better', 'best_score'] -%}
+        {{ settings_error(where, "unknown key '" ~ key ~ "'", "use measure, method, bins, edges, better, best_score") }}
+      {%- endif -%}
+    {%- endfor -%}
+    {%- if cfg.measure is not string or (cfg.measure | trim) == '' -%}
+      {{ settings_error(where, "measure is not a SQL expression", "name a column of the scored relation, e.g. days_since_last_purchase") }}
+    {%- endif -%}
+    {%- if cfg.better not in ['higher', 'lower'] -%}
+      {{ settings_error(where, "better is '" ~ cfg.better ~ "'", "use higher (higher values are better) or lower") }}
+    {%- endif -%}
+    {%- if cfg.best_score not in ['highest', 'lowest'] -%}
+      {{ settings_error(where, "best_score is '" ~ cfg.best_score ~ "'", "use highest (best score = number of bins) or lowest (best score = 1)") }}
+    {%- endif -%}
+    {%- if cfg.method == 'quantile' -%}
+      {%- if cfg.bins is not number or cfg.bins is boolean or cfg.bins != (cfg.bins | int) or cfg.bins < 2 or cfg.bins > 9 -%}
+        {{ settings_error(where if 'bins' in overrides.get(dim, {}) else 'rfm_bins', "bins is '" ~ cfg.bins ~ "', not an integer from 2 to 9", "use e.g. 5 (scores are single digits so the rfm code stays readable)") }}
+      {%- endif -%}
+      {%- do cfg.update({'bins': cfg.bins | int, 'n_scores': cfg.bins | int}) -%}
+    {%- elif cfg.method == 'fixed' -%}
+      {%- set edges = cfg.edges -%}
+      {%- if edges is string or edges is mapping or edges is not iterable or (edges | length) == 0 or (edges | length) > 8 -%}
+        {{ settings_error(where, "a fixed scorer needs edges: a list of 1 to 8 increasing numbers", "e.g. edges: [2, 4, 7]") }}
+      {%- endif -%}
+      {%- set ns = namespace(previous=none) -%}
+      {%- for e in edges -%}
+        {%- if e is not number or e is boolean -%}
+          {{ settings_error(where, "edge '" ~ e ~ "' is not a number", "list numbers, e.g. [2, 4, 7]") }}
+        {%- endif -%}
+        {%- if ns.previous is not none and e <= ns.previous -%}
+          {{ settings_error(where, "edges are not strictly increasing", "list them from low to high, e.g. [2, 4, 7]") }}
+        {%- endif -%}
+        {%- set ns.previous = e -%}
+      {%- endfor -%}
+      {%- do cfg.update({'n_scores': (edges | length) + 1}) -%}
+    {%- else -%}
+      {{ settings_error(where, "method is '" ~ cfg.method ~ "'", "use quantile or fixed") }}
+    {%- endif -%}
+    {%- do scheme.update({dim: cfg}) -%}
+  {%- endfor -%}
+  {{ return(scheme) }}
+{% endmacro %}
+
+
+{#- The period a timestamp falls in, as a date: the day, or the calendar week
+    starting on Monday (pandas/lifetimes freq 'W' = 'W-SUN', ISO weeks). -#}
+{% macro rfm_period_start(column, time_unit) -%}
+  {%- if time_unit == 'week' -%}
+    cast({{ dbt.date_trunc('week', column) }} as date)
+  {%- else -%}
+    cast({{ column }} as date)
+  {%- endif -%}
+{%- endmacro %}
+
+
+{#- The distance between two period starts in BTYD time units: whole periods
+    divided by the multiplier (lifetimes freq_multiplier), as a double. Same
+    operation order as lifetimes: (delta / one period) / multiplier. -#}
+{% macro rfm_periods_between(start_period, end_period, time_unit, multiplier) -%}
+  (cast({{ dbt.datediff(start_period, end_period, 'day') }} as double precision)
+   {%- if time_unit == 'week' %} / 7{% endif %}
+   {%- if multiplier != 1 %} / {{ multiplier }}{% endif %})
+{%- endmacro %}
+
+
+{#- Aggregate: `value` on the row with the smallest `order_by` (rows where
+    order_by is null are skipped; order_by must be unique within the group). -#}
+{% macro rfm_value_at_min(value, order_by) -%}
+  {{ return(adapter.dispatch('rfm_value_at_min', 'segment_warehouse')(value, order_by)) }}
+{%- endmacro %}
+{% macro default__rfm_value_at_min(value, order_by) -%}
+  (array_agg({{ value }} order by {{ order_by }}) filter (where {{ order_by }} is not null))[1]
+{%- endmacro %}
+{% macro duckdb__rfm_value_at_min(value, order_by) -%}
+  arg_min({{ value }}, {{ order_by }})
+{%- endmacro %}
+
+
+{#- Select-list columns with every quantile edge of a scheme, computed over the
+    relation in the FROM clause: <dim>_edge_<k> = percentile_cont(k / bins).
+    Always starts with scored_rows so the list is never empty. -#}
+{% macro rfm_edge_columns(scheme) -%}
+    count(*) as scored_rows
+  {%- for dim in ['r', 'f', 'm'] -%}
+    {%- set cfg = scheme[dim] -%}
+    {%- if cfg.method == 'quantile' -%}
+      {%- for k in range(1, cfg.bins) %},
+    {{ percentile_cont('(' ~ cfg.measure ~ ')', k / cfg.bins) }} as {{ dim }}_edge_{{ k }}
+      {%- endfor -%}
+    {%- endif -%}
+  {%- endfor -%}
+{%- endmacro %}
+
+
+{#- The score of one dimension: a CASE over the edges (columns of edges_alias
+    for quantile, literals for fixed). Null measure -> null score. -#}
+{% macro rfm_score_case(dim, cfg, edges_alias='score_edges') -%}
+  {%- set n = cfg.n_scores -%}
+  {%- set ascending = (cfg.better == 'higher') == (cfg.best_score == 'highest') -%}
+  case
+        when ({{ cfg.measure }}) is null then null
+    {%- for k in range(1, n) %}
+    {%- set edge = (edges_alias ~ '.' ~ dim ~ '_edge_' ~ k) if cfg.method == 'quantile' else cfg.edges[k - 1] %}
+        when cast(({{ cfg.measure }}) as double precision) <= {{ edge }} then {{ k if ascending else n + 1 - k }}
+    {%- endfor %}
+        else {{ n if ascending else 1 }}
+    end
+{%- endmacro %}
+
+
+{#- r_score, f_score, m_score and rfm_code select-list columns. -#}
+{% macro rfm_score_columns(scheme, edges_alias='score_edges') -%}
+        {{ rfm_score_case('r', scheme.r, edges_alias) }} as r_score,
+        {{ rfm_score_case('f', scheme.f, edges_alias) }} as f_score,
+        {{ rfm_score_case('m', scheme.m, edges_alias) }} as m_score
+{%- endmacro %}
+
+
+{% macro rfm_code(r, f, m) -%}
+  (cast({{ r }} as {{ dbt.type_string() }}) || cast({{ f }} as {{ dbt.type_string() }}) || cast({{ m }} as {{ dbt.type_string() }}))
+{%- endmacro %}
+
+
+{#- Does a segment-map row (alias map_alias) match a score combination (alias
+    scores_alias with r_score, f_score, m_score, rfm_code)? Every non-null
+    condition of the row must hold: code_pattern (SQL LIKE: an exact code such
+    as 111, or with _ for any one digit), r/f/m score ranges, and the fm range
+    on (f_score + m_score) / 2. A row with no condition matches everything
+    (a catch-all, e.g. Others). -#}
+{% macro rfm_segment_match(map_alias='segment_map', scores_alias='score_combinations') -%}
+  {%- set m = map_alias -%}
+  {%- set s = scores_alias -%}
+  ({{ m }}.code_pattern is null or {{ s }}.rfm_code like {{ m }}.code_pattern)
+        {%- for dim in ['r', 'f', 'm'] %}
+        and ({{ m }}.{{ dim }}_min is null or {{ s }}.{{ dim }}_score >= {{ m }}.{{ dim }}_min)
+        and ({{ m }}.{{ dim }}_max is null or {{ s }}.{{ dim }}_score <= {{ m }}.{{ dim }}_max)
+        {%- endfor %}
+        and ({{ m }}.fm_min is null or ({{ s }}.f_score + {{ s }}.m_score) / 2.0 >= {{ m }}.fm_min)
+        and ({{ m }}.fm_max is null or ({{ s }}.f_score + {{ s }}.m_score) / 2.0 <= {{ m }}.fm_max)
+{%- endmacro %}
+
+
+{#- on-run-start validation of the rfm_* settings (called from
+    validate_settings()); renders nothing when they are valid. -#}
+{% macro validate_rfm_settings() %}
+  {%- set unit = rfm_setting('rfm_time_unit') -%}
+  {%- if unit not in ['day', 'week'] -%}
+    {{ settings_error('rfm_time_unit', "'" ~ unit ~ "' is not a time unit", "use day or week (calendar weeks, Monday to Sunday); for the CDNOW convention (daily purchases, recency and T in days / 7) use day with rfm_freq_multiplier: 7") }}
+  {%- endif -%}
+  {%- set multiplier = rfm_setting('rfm_freq_multiplier') -%}
+  {%- if multiplier is not number or multiplier is boolean or multiplier <= 0 -%}
+    {{ settings_error('rfm_freq_multiplier', "'" ~ multiplier ~ "' is not a positive number", "recency and T are divided by it: 1 (default), or 7 with rfm_time_unit day for weeks of 7 days") }}
+  {%- endif -%}
+  {%- set scheme = rfm_scheme() -%}
+  {%- for name in ['rfm_segment_map', 'rfm_segment_map_seed', 'rfm_no_purchase_segment'] -%}
+    {%- set value = rfm_setting(name) -%}
+    {%- if value is not string or (value | trim) == '' -%}
+      {{ settings_error(name, "'" ~ value ~ "' is not a name", "see dbt_project.yml for the default") }}
+    {%- endif -%}
+  {%- endfor -%}
+{% endmacro %}
+
+
+{#- Defaults of the rfm_* settings (the same as in dbt_project.yml). -#}
+{% macro rfm_setting_default(name) %}
+  {{ return({
+    'rfm_time_unit': 'day',
+    'rfm_freq_multiplier': 1,
+    'rfm_bins': 5,
+    'rfm_scoring': {},
+    'rfm_segment_map_seed': 'rfm_segment_map',
+    'rfm_segment_map': 'standard',
+    'rfm_no_purchase_segment': 'No Purchases'
+  }.get(name)) }}
+{% endmacro %}
