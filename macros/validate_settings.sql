@@ -21,18 +21,7 @@
     {{ settings_error('clv_population', "'" ~ var('clv_population') ~ "' is not allowed", "use 'active' (not churned customers) or 'all'") }}
   {%- endif -%}
 
-  {%- set weights = var('clv_score_weights') -%}
-  {%- if weights is not mapping or (weights | length) == 0 -%}
-    {{ settings_error('clv_score_weights', "expected a non-empty mapping feature: weight", "e.g. {monthly_amount: 0.4, tenure_months: 0.3}") }}
-  {%- endif -%}
-  {%- for feature, weight in weights.items() -%}
-    {%- if weight is not number or weight is boolean -%}
-      {{ settings_error('clv_score_weights', "the weight of '" ~ feature ~ "' is '" ~ weight ~ "', not a number", "give every feature a numeric weight") }}
-    {%- endif -%}
-    {%- if not modules.re.match('^[a-z_][a-z0-9_]*$', feature) -%}
-      {{ settings_error('clv_score_weights', "'" ~ feature ~ "' is not a column name", "use column names of int_customer_value_features") }}
-    {%- endif -%}
-  {%- endfor -%}
+  {%- set _ = validate_clv_settings() -%}
 
   {%- set scale = var('clv_score_scale') -%}
   {%- if scale is not number or scale < 0 or scale > 6 -%}

@@ -1,25 +1,17 @@
 {#- Historical CLV, a weighted clv_score and percentile segments, one row per
-    scored customer. Weights, cut-offs and labels are vars (dbt_project.yml). -#}
-{%- set weights = var('clv_score_weights') -%}
-{%- set scale = var('clv_score_scale') -%}
+    scored customer. The value comes from the resolved var clv_source (see
+    int_customer_value_features): subscription revenue billed (bill x months),
+    net transaction spend, or both. Weights (clv_weights() in
+    macros/clv_settings.sql), cut-offs and labels are settings. -#}
 {%- set rules = var('clv_segments') -%}
-
-{%- if execute -%}
-  {%- set available = adapter.get_columns_in_relation(ref('int_customer_value_features')) | map(attribute='name') | map('lower') | list -%}
-  {%- for feature in weights -%}
-    {%- if feature not in available -%}
-      {{ settings_error('clv_score_weights', "feature '" ~ feature ~ "' is not a column of int_customer_value_features",
-          "use one of " ~ (available | reject('in', ['customer_id', 'plan_level', 'plan_type']) | join(', '))) }}
-    {%- endif -%}
-  {%- endfor -%}
-{%- endif %}
+{{ check_clv_features(ref('int_customer_value_features')) }}
 
 with features as (
 
     select * from {{ ref('int_customer_value_features') }}
-    where has_subscription
-    {%- if var('clv_population') == 'active' %}
-      and not is_churned
+    where has_value_history
+    {%- if setting('clv_population') == 'active' %}
+      and is_active_customer
     {%- endif %}
 
 ),
@@ -32,14 +24,15 @@ scored as (
         plan_type,
         monthly_amount,
         tenure_months,
-        monthly_amount * tenure_months as clv,
+        historical_value as clv,
         -- exact decimal arithmetic (weights are rendered as decimal literals);
         -- a missing feature value counts as 0
-        cast(round(
-            {%- for feature, weight in weights.items() %}
-            {{ weight }} * coalesce({{ feature }}, 0){{ ' +' if not loop.last }}
-            {%- endfor %}
-        , {{ scale }}) as decimal(18, {{ scale }})) as clv_score
+        {{ clv_score_sql('clv_source') }} as clv_score,
+        clv_source,
+        total_spend,
+        subscription_revenue,
+        orders,
+        is_active_customer
     from features
 
 ),
@@ -57,7 +50,13 @@ cutoffs as (
 final as (
 
     select
-        scored.*,
+        scored.customer_id,
+        scored.plan_level,
+        scored.plan_type,
+        scored.monthly_amount,
+        scored.tenure_months,
+        scored.clv,
+        scored.clv_score,
         case
             {%- for rule in rules %}
             when scored.clv_score {{ rule.get('op', '>=') }} cutoffs.cutoff_{{ loop.index }} then {{ sql_literal(rule.label) }}
@@ -69,7 +68,12 @@ final as (
             when scored.clv_score {{ rule.get('op', '>=') }} cutoffs.cutoff_{{ loop.index }} then {{ loop.index }}
             {%- endfor %}
             else {{ rules | length + 1 }}
-        end as clv_segment_rank
+        end as clv_segment_rank,
+        scored.clv_source,
+        scored.total_spend,
+        scored.subscription_revenue,
+        scored.orders,
+        scored.is_active_customer
     from scored
     cross join cutoffs
 
