@@ -39,7 +39,7 @@ test: install test-dbt test-python
 
 test-dbt: install
 	@mkdir -p warehouse/test
-	@for ds in nexa_sat; do \
+	@for ds in nexa_sat classplus lita cdnow demo; do \
 	  echo "== dbt build, dataset $$ds =="; \
 	  rm -f warehouse/test/$$ds.duckdb; \
 	  SEGMENTS_DB=warehouse/test/$$ds.duckdb $(DBT) build $(DBT_FLAGS) --vars "{dataset: $$ds}" --target-path target/test_$$ds || exit 1; \
