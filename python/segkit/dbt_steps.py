@@ -63,6 +63,20 @@ def clustering_step(features: pd.DataFrame, settings: Mapping[str, Any]) -> pd.D
     methods = _require(settings, "cluster_methods")
     feature_names = expand_feature_patterns(_require(settings, "cluster_features"), features.columns)
     frames: list[pd.DataFrame] = []
+    min_rows = max(10, int(settings.get("cluster_dbscan_min_samples", 5)), int(settings.get("cluster_k_min", 2)) + 1)
+    if len(features) < min_rows:
+        progress(f"clustering skipped: {len(features)} customers, fewer than the {min_rows} needed")
+        methods = []
+    k_min, k_max = int(settings.get("cluster_k_min", 2)), int(settings.get("cluster_k_max", 8))
+    if methods:
+        present = [c for c in feature_names if c in features.columns]
+        distinct = len(features[present].fillna(0).drop_duplicates()) if present else 0
+        if distinct <= k_min:
+            progress(f"clustering skipped: only {distinct} distinct feature rows")
+            methods = []
+        elif distinct <= k_max:
+            k_max = distinct - 1
+            progress(f"only {distinct} distinct feature rows: k searched in {k_min}..{k_max}")
     for method in methods:
         started = time.perf_counter()
         progress(f"clustering {len(features):,} customers with {method} on {len(feature_names)} features")
@@ -74,7 +88,7 @@ def clustering_step(features: pd.DataFrame, settings: Mapping[str, Any]) -> pd.D
             scaling=_require(settings, "cluster_scaling"),
             log_features=list(_require(settings, "cluster_log_features") or []),
             k=_require(settings, "cluster_k"),
-            k_range=range(int(settings.get("cluster_k_min", 2)), int(settings.get("cluster_k_max", 8)) + 1),
+            k_range=range(k_min, k_max + 1),
             eps=_require(settings, "cluster_dbscan_eps"),
             min_samples=int(_require(settings, "cluster_dbscan_min_samples")),
             tier_names=list(_require(settings, "cluster_tier_names")),
