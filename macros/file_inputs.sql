@@ -192,7 +192,9 @@ select
     '{{ entity }}'                  as source_table,
     coalesce(cast({{ key }} as varchar), '(missing)') as row_key,
     rejection_reason                as reason,
-    raw_row
+    raw_row,
+    -- identical raw rows (exact copies) are told apart by their copy number
+    row_number() over (partition by raw_row order by rejection_reason) as copy_number
 from {{ ref(base_model) }}
 where rejection_reason is not null
 {% endmacro %}

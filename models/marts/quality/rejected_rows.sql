@@ -4,24 +4,21 @@
 
 with rejected as (
     {%- for model_name in quarantine %}
-    select dataset, source_table, row_key, reason, raw_row from {{ ref(model_name) }}
+    select dataset, source_table, row_key, reason, raw_row, copy_number from {{ ref(model_name) }}
     {{ 'union all' if not loop.last }}
     {%- endfor %}
     {%- if quarantine | length == 0 %}
     select
         cast(null as varchar) as dataset, cast(null as varchar) as source_table,
         cast(null as varchar) as row_key, cast(null as varchar) as reason,
-        cast(null as varchar) as raw_row
+        cast(null as varchar) as raw_row, cast(null as bigint) as copy_number
     where false
     {%- endif %}
 ),
 
 numbered as (
 
-    select
-        *,
-        row_number() over (partition by source_table, raw_row order by reason) as copy_number
-    from rejected
+    select * from rejected
 
 ),
 

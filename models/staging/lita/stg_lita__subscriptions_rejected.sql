@@ -13,7 +13,9 @@ final as (
         'lita_subscriptions'                    as source_table,
         coalesce(customer_id, '(missing)')      as row_key,
         rejection_reason                        as reason,
-        raw_row
+        raw_row,
+        -- identical raw rows (exact copies) are told apart by their copy number
+        row_number() over (partition by raw_row order by rejection_reason) as copy_number
     from checked
     where rejection_reason is not null
 
