@@ -187,16 +187,7 @@ select * from final
 
 {#- Rows of a files_base model that staging rejected, in the rejected_rows shape. -#}
 {% macro files_rejected(base_model, entity, key) %}
-select
-    '{{ var("dataset") }}'          as dataset,
-    '{{ entity }}'                  as source_table,
-    coalesce(cast({{ key }} as varchar), '(missing)') as row_key,
-    rejection_reason                as reason,
-    raw_row,
-    -- identical raw rows (exact copies) are told apart by their copy number
-    row_number() over (partition by raw_row order by rejection_reason) as copy_number
-from {{ ref(base_model) }}
-where rejection_reason is not null
+{{ quarantined_rows(base_model, entity, "cast(" ~ key ~ " as varchar)") }}
 {% endmacro %}
 
 

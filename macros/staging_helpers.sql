@@ -94,3 +94,32 @@
   {%- else -%}'{{ value | string | replace("'", "''") }}'
   {%- endif -%}
 {%- endmacro %}
+
+
+{#- The rows of a staging base model (every raw row, with rejection_reason and
+    raw_row) that staging rejected, in the shape rejected_rows unions: dataset,
+    source_table, row_key, reason, raw_row, copy_number (identical raw rows are
+    told apart by their copy number). -#}
+{% macro quarantined_rows(base_model, source_table, key_expression) %}
+with checked as (
+
+    select * from {{ ref(base_model) }}
+
+),
+
+final as (
+
+    select
+        '{{ var("dataset") }}'                              as dataset,
+        '{{ source_table }}'                                as source_table,
+        coalesce({{ key_expression }}, '(missing)')         as row_key,
+        rejection_reason                                    as reason,
+        cast(raw_row as varchar)                            as raw_row,
+        row_number() over (partition by raw_row order by rejection_reason) as copy_number
+    from checked
+    where rejection_reason is not null
+
+)
+
+select * from final
+{% endmacro %}

@@ -1,24 +1,2 @@
 {#- CDNOW rows staging could not use; unioned into rejected_rows. -#}
-
-with checked as (
-
-    select * from {{ ref('base_cdnow__transactions') }}
-
-),
-
-final as (
-
-    select
-        'cdnow'                                 as dataset,
-        'cdnow_transactions'                    as source_table,
-        coalesce(transaction_id, '(missing)')   as row_key,
-        rejection_reason                        as reason,
-        raw_row,
-        -- identical raw rows (exact copies) are told apart by their copy number
-        row_number() over (partition by raw_row order by rejection_reason) as copy_number
-    from checked
-    where rejection_reason is not null
-
-)
-
-select * from final
+{{ quarantined_rows('base_cdnow__transactions', 'cdnow_transactions', "transaction_id") }}

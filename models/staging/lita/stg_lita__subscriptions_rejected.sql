@@ -1,24 +1,2 @@
 {#- LITA rows staging could not use; unioned into rejected_rows. -#}
-
-with checked as (
-
-    select * from {{ ref('base_lita__subscriptions') }}
-
-),
-
-final as (
-
-    select
-        'lita'                                  as dataset,
-        'lita_subscriptions'                    as source_table,
-        coalesce(customer_id, '(missing)')      as row_key,
-        rejection_reason                        as reason,
-        raw_row,
-        -- identical raw rows (exact copies) are told apart by their copy number
-        row_number() over (partition by raw_row order by rejection_reason) as copy_number
-    from checked
-    where rejection_reason is not null
-
-)
-
-select * from final
+{{ quarantined_rows('base_lita__subscriptions', 'lita_subscriptions', "customer_id") }}
