@@ -40,10 +40,36 @@ def _child(peak_file: str, cmd: list[str]) -> int:
     return rc
 
 
+STEPS = ("clustering", "clv_forecast", "churn")
+
+
+def _step(name: str, db: str) -> int:
+    """Run one Python step alone on a built bench warehouse (read-only), so its own
+    time and peak memory can be measured: the same functions the dbt Python models call."""
+    import duckdb
+
+    from segkit import dbt_steps
+
+    with duckdb.connect(db, read_only=True) as con:
+        settings = dbt_steps.read_settings(con.execute("select setting_name, value_json from run_settings").fetchall())
+        if name == "clustering":
+            out = dbt_steps.clustering_step(con.execute("select * from cluster_input").df(), settings)
+        elif name == "clv_forecast":
+            rfm = con.execute("select * from customer_rfm").df()
+            params = dbt_steps.fit_clv_models(rfm, settings)
+            out = dbt_steps.score_clv(rfm, params, settings)
+        else:
+            out = dbt_steps.churn_step(con.execute("select * from churn_model_input").df(), settings)
+    print(f"[bench] step {name}: {len(out):,} rows out", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--child"]:
         return _child(argv[1], argv[3:])
+    if argv[:1] == ["--step"]:
+        return _step(argv[1], argv[2])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
@@ -91,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         timed = sorted(((r["execution_time"], r["unique_id"].split(".")[-1], r["status"]) for r in rows), reverse=True)
         report += ["", "| node | seconds | status |", "| --- | ---: | --- |"]
         report += [f"| {name} | {t:.1f} | {status} |" for t, name, status in timed[:25]]
+    if db.exists() and rc == 0:
+        report += ["", "Python steps alone on the built warehouse (fit + score, one process each):", ""]
+        for step in STEPS:
+            secs_s, gb_s, rc_s = _run([sys.executable, "-m", "segkit.bench", "--step", step, str(db)], env, out / f"step_{step}.log")
+            report.append(f"- {step}: {secs_s:.1f} s, peak RSS {gb_s:.2f} GB{'' if rc_s == 0 else f', FAILED (exit {rc_s})'}")
     if db.exists():
         import duckdb
 
