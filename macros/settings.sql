@@ -29,6 +29,7 @@
   'clv_forecast_days_per_month', 'clv_forecast_penalizer',
   'churn_mode', 'churn_horizon_days', 'churn_inactivity_days', 'churn_features', 'tier_change_features',
   'churn_model', 'churn_cv_folds', 'churn_random_state', 'churn_risk_band_edges', 'tier_plan_order',
+  'churn_max_train_rows',
   'rfm_freq_multiplier', 'backtest_window_days', 'backtest_cutoffs', 'backtest_cutoff_count',
   'backtest_top_share', 'backtest_rfm_high_segments', 'backtest_kmeans_k'
 ]) }}

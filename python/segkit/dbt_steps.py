@@ -277,6 +277,7 @@ def churn_step(frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame
                              model=settings.get("churn_model", "gradient_boosting"),
                              cv_folds=int(settings.get("churn_cv_folds", 5)),
                              random_state=int(settings.get("churn_random_state", 42)),
+                             max_train_rows=int(settings.get("churn_max_train_rows") or 200_000),
                              risk_band_edges=tuple(settings.get("churn_risk_band_edges", (0.3, 0.6))))
     scores = result.scores
     if not snapshot:
@@ -306,7 +307,8 @@ def tier_change_step(frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.Dat
     result = fit_tier_change_model(subs, features, "plan_level", "tier_change_next", categorical=categorical,
                                    plan_order=settings.get("tier_plan_order"),
                                    random_state=int(settings.get("churn_random_state", 42)),
-                                   cv_folds=int(settings.get("churn_cv_folds", 5)))
+                                   cv_folds=int(settings.get("churn_cv_folds", 5)),
+                                   max_train_rows=int(settings.get("churn_max_train_rows") or 200_000))
     scores = result.scores[result.scores["split"] == "score"]
     out = scores.rename(columns={"from_plan": "from_plan"})[["customer_id", "from_plan", "p_upgrade", "p_downgrade", "p_churn", "p_stay"]]
     out = out.assign(run_info=json.dumps(result.to_dict(), sort_keys=True))
