@@ -124,6 +124,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from segkit._validation import check_choice as _check_choice, check_int as _check_int, check_names as _check_names
+
 __all__ = [
     "CHURN_SCORE_COLUMNS",
     "DEFAULT_RISK_EDGES",
@@ -335,10 +337,6 @@ def _one_row(d: dict[str, Any]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- #
 # Validation helpers
 # --------------------------------------------------------------------------- #
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_random_state(value: Any) -> int:
@@ -351,28 +349,8 @@ def _check_random_state(value: Any) -> int:
     return int(value)
 
 
-def _check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; expected one of {list(choices)}")
-    return str(value)
 
 
-def _check_names(name: str, value: Any, *, allow_empty: bool) -> list[str]:
-    if isinstance(value, str):
-        raise ValueError(f"{name} must be a list of column names, not a single string {value!r}")
-    try:
-        names = list(value)
-    except TypeError:
-        raise ValueError(f"{name} must be a list of column names, got {value!r}") from None
-    if not names and not allow_empty:
-        raise ValueError(f"{name} must name at least one column")
-    bad = [v for v in names if not isinstance(v, str)]
-    if bad:
-        raise ValueError(f"{name} must contain column names (str), got {bad!r}")
-    dups = sorted({v for v in names if names.count(v) > 1})
-    if dups:
-        raise ValueError(f"{name} lists columns more than once: {dups}")
-    return names
 
 
 def _check_column_name(name: str, value: Any) -> str:

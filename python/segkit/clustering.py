@@ -49,6 +49,8 @@ from sklearn.metrics import silhouette_score
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
+from segkit._validation import check_choice as _check_choice, check_int as _check_int, check_names as _check_names
+
 __all__ = [
     "DEFAULT_TIER_NAMES",
     "NOISE_LABEL",
@@ -223,36 +225,10 @@ def _json_scalar(v: Any) -> Any:
 # --------------------------------------------------------------------------- #
 # Small validation helpers
 # --------------------------------------------------------------------------- #
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
-def _check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; expected one of {list(choices)}")
-    return str(value)
 
 
-def _check_names(name: str, value: Any, *, allow_empty: bool) -> list[str]:
-    if isinstance(value, str):
-        raise ValueError(f"{name} must be a list of column names, not a single string {value!r}")
-    try:
-        names = list(value)
-    except TypeError:
-        raise ValueError(f"{name} must be a list of column names, got {value!r}") from None
-    if not names and not allow_empty:
-        raise ValueError(f"{name} must name at least one column")
-    bad = [v for v in names if not isinstance(v, str)]
-    if bad:
-        raise ValueError(f"{name} must contain column names (str), got {bad!r}")
-    dups = sorted({v for v in names if names.count(v) > 1})
-    if dups:
-        raise ValueError(f"{name} lists columns more than once: {dups}")
-    return names
 
 
 def _check_eps(eps: Any) -> float | None:
