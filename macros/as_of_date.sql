@@ -13,3 +13,14 @@
     ))
   {%- endif -%}
 {%- endmacro %}
+
+
+{#- A one-row select of the as-of bounds: as_of_at (the as-of date as a
+    timestamp), as_of_end (the first instant after that day) and as_of_month. -#}
+{% macro as_of_bounds() %}
+    select
+        cast(as_of_date as timestamp)                                as as_of_at,
+        cast(as_of_date as timestamp) + interval 1 day               as as_of_end,
+        cast({{ dbt.date_trunc('month', 'as_of_date') }} as date)    as as_of_month
+    from (select {{ as_of_date() }} as as_of_date) as d
+{% endmacro %}

@@ -258,3 +258,88 @@
     'rfm_no_purchase_segment': 'No Purchases'
   }.get(name)) }}
 {% endmacro %}
+
+
+{#- The BTYD summary as CTEs, shared by customer_rfm (one as-of date) and
+    backtest_snapshots (one per cutoff), so both compute frequency / recency /
+    T / monetary_value the same way.
+      transactions:   relation with customer_id, transacted_at, amount
+      as_of_relation: relation with the key columns and as_of_date
+      keys:           key columns of as_of_relation ([] for a single date)
+    Emits rfm_customer_periods (one row per key, customer and period; refunds
+    netted into their period; a period with an amount >= 0 is a purchase
+    period), rfm_customer_summary (one row per key and customer with a
+    transaction up to its as_of_date) and rfm_purchasers (those with a purchase,
+    with the BTYD values). -#}
+{% macro rfm_btyd_ctes(transactions, as_of_relation, keys, time_unit, multiplier) %}
+{%- set k = (keys | join(', ') ~ ', ') if keys else '' -%}
+rfm_customer_periods as (
+
+    select
+        {%- for key in keys %}
+        as_of.{{ key }},
+        {%- endfor %}
+        as_of.as_of_date,
+        transactions.customer_id,
+        {{ rfm_period_start('transactions.transacted_at', time_unit) }} as period_start,
+        sum(transactions.amount) as period_spend,
+        -- transaction_id is unique in int_transactions (tested there)
+        count(case when transactions.amount >= 0 then 1 end) as period_orders,
+        min(case when transactions.amount >= 0 then transactions.transacted_at end) as first_purchase_at,
+        max(case when transactions.amount >= 0 then transactions.transacted_at end) as last_purchase_at
+    from {{ transactions }} as transactions
+    {%- if keys %}
+    inner join {{ as_of_relation }} as as_of
+        on cast(transactions.transacted_at as date) <= as_of.as_of_date
+    {%- else %}
+    cross join {{ as_of_relation }} as as_of
+    -- transactions after as_of_date are unknown at as_of
+    where cast(transactions.transacted_at as date) <= as_of.as_of_date
+    {%- endif %}
+    group by all
+
+),
+
+rfm_customer_summary as (
+
+    -- the BTYD parts only count purchase periods (null when there is none)
+    select
+        {{ k }}as_of_date,
+        customer_id,
+        cast(sum(period_orders) as integer) as orders,
+        sum(period_spend) as total_spend,
+        min(first_purchase_at) as first_purchase_at,
+        max(last_purchase_at) as last_purchase_at,
+        cast(count(case when period_orders > 0 then 1 end) - 1 as integer) as frequency,
+        min(case when period_orders > 0 then period_start end) as first_period_start,
+        max(case when period_orders > 0 then period_start end) as last_period_start,
+        sum(case when period_orders > 0 then period_spend end) as purchase_period_spend,
+        {{ rfm_value_at_min('case when period_orders > 0 then period_spend end', 'case when period_orders > 0 then period_start end') }} as first_period_spend
+    from rfm_customer_periods
+    group by {{ k }}as_of_date, customer_id
+
+),
+
+rfm_purchasers as (
+
+    -- customers with at least one purchase, with their BTYD values
+    select
+        {{ k }}customer_id,
+        orders,
+        cast(total_spend as decimal(18, 2)) as total_spend,
+        first_purchase_at,
+        last_purchase_at,
+        {{ dbt.datediff('cast(last_purchase_at as date)', 'as_of_date', 'day') }} as days_since_last_purchase,
+        frequency,
+        {{ rfm_periods_between('first_period_start', 'last_period_start', time_unit, multiplier) }} as recency,
+        {{ rfm_periods_between('first_period_start', rfm_period_start('as_of_date', time_unit), time_unit, multiplier) }} as T,
+        -- exact decimal sum of the repeat periods, one division
+        case
+            when frequency = 0 then cast(0 as double precision)
+            else cast(purchase_period_spend - first_period_spend as double precision) / frequency
+        end as monetary_value
+    from rfm_customer_summary
+    where orders > 0
+
+)
+{% endmacro %}

@@ -36,49 +36,25 @@ segment_map as (
 
 ),
 
-periods as (
+cutoff_as_of as (
 
-    -- as customer_rfm: one row per customer per period, refunds netted into
-    -- their period, a period with a purchase (amount >= 0) is a purchase period
-    select
-        cutoffs.cutoff_date,
-        t.customer_id,
-        {{ rfm_period_start('t.transacted_at', time_unit) }} as period_start,
-        sum(t.amount) as period_spend,
-        count(case when t.amount >= 0 then 1 end) as period_orders
-    from {{ ref('int_transactions') }} as t
-    inner join cutoffs on cast(t.transacted_at as date) <= cutoffs.cutoff_date
-    group by all
+    select cutoff_date, cutoff_date as as_of_date from cutoffs
 
 ),
 
-btyd as (
-
-    select
-        cutoff_date,
-        customer_id,
-        cast(count(case when period_orders > 0 then 1 end) - 1 as integer) as frequency,
-        min(case when period_orders > 0 then period_start end) as first_period_start,
-        max(case when period_orders > 0 then period_start end) as last_period_start,
-        sum(case when period_orders > 0 then period_spend end) as purchase_period_spend,
-        {{ rfm_value_at_min('case when period_orders > 0 then period_spend end', 'case when period_orders > 0 then period_start end') }} as first_period_spend
-    from periods
-    group by cutoff_date, customer_id
-    having count(case when period_orders > 0 then 1 end) > 0
-
-),
+-- the same BTYD summary as customer_rfm, once per cutoff
+{{ rfm_btyd_ctes(ref('int_transactions'), 'cutoff_as_of', ['cutoff_date'], time_unit, multiplier) }},
 
 purchasers as (
 
     select
         features.*,
         btyd.frequency,
-        {{ rfm_periods_between('btyd.first_period_start', 'btyd.last_period_start', time_unit, multiplier) }} as recency,
-        {{ rfm_periods_between('btyd.first_period_start', rfm_period_start('features.cutoff_date', time_unit), time_unit, multiplier) }} as T,
-        case when btyd.frequency = 0 then cast(0 as double precision)
-             else cast(btyd.purchase_period_spend - btyd.first_period_spend as double precision) / btyd.frequency end as monetary_value
+        btyd.recency,
+        btyd.T,
+        btyd.monetary_value
     from snapshot_features as features
-    inner join btyd using (cutoff_date, customer_id)
+    inner join rfm_purchasers as btyd using (cutoff_date, customer_id)
 
 ),
 

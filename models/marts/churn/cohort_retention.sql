@@ -23,11 +23,7 @@ periods as (
 
 as_of as (
 
-    select
-        cast(as_of_date as timestamp)                                as as_of_at,
-        cast(as_of_date as timestamp) + interval 1 day               as as_of_end,
-        cast({{ dbt.date_trunc('month', 'as_of_date') }} as date)    as as_of_month
-    from (select {{ as_of_date() }} as as_of_date) as d
+    {{ as_of_bounds() }}
 
 ),
 

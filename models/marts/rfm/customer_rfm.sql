@@ -44,84 +44,21 @@ as_of as (
 
 ),
 
-transactions_to_date as (
-
-    -- transactions on or before as_of_date (later ones are unknown at as_of)
-    select
-        transactions.*,
-        {{ rfm_period_start('transactions.transacted_at', time_unit) }} as period_start
-    from transactions
-    cross join as_of
-    where cast(transactions.transacted_at as date) <= as_of.as_of_date
-
-),
-
-customer_periods as (
-
-    -- one row per customer per period; refunds (negative amounts) are netted
-    -- into the period they fall in; a period is a purchase period when it has a
-    -- purchase (amount >= 0: a free item, 0.00, is a purchase, as in CDNOW)
-    select
-        customer_id,
-        period_start,
-        sum(amount) as period_spend,
-        -- transaction_id is unique in int_transactions (tested there)
-        count(case when amount >= 0 then 1 end) as period_orders,
-        min(case when amount >= 0 then transacted_at end) as first_purchase_at,
-        max(case when amount >= 0 then transacted_at end) as last_purchase_at
-    from transactions_to_date
-    group by customer_id, period_start
-
-),
-
-customer_summary as (
-
-    -- one row per customer with a transaction; the BTYD parts only count
-    -- purchase periods (null when there is none)
-    select
-        customer_id,
-        cast(sum(period_orders) as integer) as orders,
-        sum(period_spend) as total_spend,
-        min(first_purchase_at) as first_purchase_at,
-        max(last_purchase_at) as last_purchase_at,
-        cast(count(case when period_orders > 0 then 1 end) - 1 as integer) as frequency,
-        min(case when period_orders > 0 then period_start end) as first_period_start,
-        max(case when period_orders > 0 then period_start end) as last_period_start,
-        sum(case when period_orders > 0 then period_spend end) as purchase_period_spend,
-        {{ rfm_value_at_min('case when period_orders > 0 then period_spend end', 'case when period_orders > 0 then period_start end') }} as first_period_spend
-    from customer_periods
-    group by customer_id
-
-),
+{{ rfm_btyd_ctes('transactions', 'as_of', [], time_unit, multiplier) }},
 
 purchasers as (
 
-    -- the scored population: customers with at least one purchase
+    -- the scored population: customers with at least one purchase, plus the
+    -- activity measures a scheme may score on (customer_monthly_matrix):
+    -- months since the last active month (the creator study's recency),
+    -- activity (e.g. videos) and revenue over the matrix window
     select
-        customer_id,
-        orders,
-        cast(total_spend as decimal(18, 2)) as total_spend,
-        first_purchase_at,
-        last_purchase_at,
-        {{ dbt.datediff('cast(last_purchase_at as date)', 'as_of.as_of_date', 'day') }} as days_since_last_purchase,
-        frequency,
-        {{ rfm_periods_between('first_period_start', 'last_period_start', time_unit, multiplier) }} as recency,
-        {{ rfm_periods_between('first_period_start', rfm_period_start('as_of.as_of_date', time_unit), time_unit, multiplier) }} as T,
-        -- exact decimal sum of the repeat periods, one division
-        case
-            when frequency = 0 then cast(0 as double precision)
-            else cast(purchase_period_spend - first_period_spend as double precision) / frequency
-        end as monetary_value,
-        -- activity measures a scheme may score on (customer_monthly_matrix):
-        -- months since the last active month (the creator study's recency),
-        -- activity (e.g. videos) and revenue over the matrix window
+        rfm_purchasers.*,
         activity.activity_recency_months,
         activity.total_activity,
         activity.total_revenue
-    from customer_summary
-    cross join as_of
+    from rfm_purchasers
     left join {{ ref('customer_monthly_matrix') }} as activity using (customer_id)
-    where orders > 0
 
 ),
 
@@ -188,7 +125,7 @@ final as (
         scored.T,
         scored.monetary_value,
         coalesce(scored.orders, 0) as orders,
-        coalesce(cast(customer_summary.total_spend as decimal(18, 2)), cast(0 as decimal(18, 2))) as total_spend,
+        coalesce(cast(rfm_customer_summary.total_spend as decimal(18, 2)), cast(0 as decimal(18, 2))) as total_spend,
         scored.first_purchase_at,
         scored.last_purchase_at,
         scored.days_since_last_purchase,
@@ -205,7 +142,7 @@ final as (
     from customers
     cross join any_transaction
     cross join as_of
-    left join customer_summary on customer_summary.customer_id = customers.customer_id
+    left join rfm_customer_summary on rfm_customer_summary.customer_id = customers.customer_id
     left join scored on scored.customer_id = customers.customer_id
     left join combination_segments
         on combination_segments.r_score = scored.r_score
