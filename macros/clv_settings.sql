@@ -1,18 +1,7 @@
-{#- Settings of the CLV, churn and customer-feature marts: defaults, resolution
-    and validation. Every value is read with setting(name) (command line >
-    dataset_settings[dataset] > project default) and has a built-in default, so
-    the marts run before (or without) an entry in dbt_project.yml. -#}
-
-
-{#- Built-in default clv_score weights per CLV source. `subscription` is the
-    telecom study's formula (STUDIES.md section 1), unchanged. -#}
-{% macro clv_default_weights_by_source() %}
-{{ return({
-  'subscription': {'monthly_amount': 0.4, 'tenure_months': 0.3, 'call_duration': 0.1, 'data_usage': 0.1, 'is_premium': 0.1},
-  'transactions': {'total_spend': 0.5, 'orders': 0.2, 'avg_order_value': 0.2, 'active_days': 0.1},
-  'combined': {'total_spend': 0.4, 'subscription_revenue': 0.3, 'orders': 0.1, 'avg_order_value': 0.1, 'active_days': 0.1}
-}) }}
-{% endmacro %}
+{#- Settings of the CLV, churn and customer-feature marts: resolution and
+    validation. Every value is read with setting(name) (command line >
+    dataset_settings[dataset] > project default); defaults live in
+    dbt_project.yml only. -#}
 
 
 {% macro clv_sources() %}
@@ -22,25 +11,23 @@
 
 {#- The clv_score weights, one mapping per resolved CLV source
     {subscription: {...}, transactions: {...}, combined: {...}}:
-      1. var('clv_score_weights') when set (not null, not empty): one override
-         used whatever the source (the historical single setting);
-      2. else var('clv_score_weights_by_source')[source] when given;
-      3. else the built-in default of that source (clv_default_weights_by_source). -#}
+      1. setting('clv_score_weights') when set (not null, not empty): one
+         override used whatever the source (the historical single setting);
+      2. else setting('clv_score_weights_by_source')[source]; a source the
+         setting does not name keeps its project default (dbt_project.yml). -#}
 {% macro clv_weights() %}
   {#- a malformed value is ignored here (models still parse) and reported by
       validate_clv_settings() at on-run-start -#}
   {%- set override = setting('clv_score_weights') -%}
   {%- set by_source = setting('clv_score_weights_by_source') -%}
   {%- set by_source = by_source if by_source is mapping else {} -%}
-  {%- set defaults = clv_default_weights_by_source() -%}
   {%- set resolved = {} -%}
   {%- for source in clv_sources() -%}
     {%- if override is mapping and override | length > 0 -%}
       {%- do resolved.update({source: override}) -%}
-    {%- elif by_source.get(source) is mapping and by_source.get(source) | length > 0 -%}
-      {%- do resolved.update({source: by_source.get(source)}) -%}
     {%- else -%}
-      {%- do resolved.update({source: defaults[source]}) -%}
+      {%- set project_default = setting_default('clv_score_weights_by_source') or {} -%}
+      {%- do resolved.update({source: by_source.get(source) or project_default.get(source) or {}}) -%}
     {%- endif -%}
   {%- endfor -%}
   {{ return(resolved) }}
@@ -63,7 +50,7 @@ cast(round(
     int_customer_value_features (source_column holds the resolved CLV source). -#}
 {% macro clv_score_sql(source_column='clv_source') -%}
   {%- set weights = clv_weights() -%}
-  {%- set scale = setting('clv_score_scale', 2) -%}
+  {%- set scale = setting('clv_score_scale') -%}
   {%- set distinct_sets = [] -%}
   {%- for source in clv_sources() -%}
     {%- if weights[source] not in distinct_sets -%}{%- do distinct_sets.append(weights[source]) -%}{%- endif -%}
@@ -102,14 +89,12 @@ end
 {% endmacro %}
 
 
-{#- Which event_name counts as what for the engagement features. Defaults are
-    the demo (online-learning) names; override any of them with
-    var('feature_event_names'), e.g. {video: play, session: login}. -#}
+{#- Which event_name counts as what for the engagement features: the project
+    default of feature_event_names (the demo online-learning names), with the
+    keys setting('feature_event_names') gives replaced, e.g. {video: play}. -#}
 {% macro feature_event_names() %}
-  {%- set names = {
-      'session': 'session_started', 'video': 'video_watched', 'enrolment': 'enrolled_in_course',
-      'completion': 'completed_course', 'quiz': 'quiz_submitted', 'nps': 'nps_answered',
-      'support': 'support_contact'} -%}
+  {%- set names = {} -%}
+  {%- do names.update(setting_default('feature_event_names') or {}) -%}
   {%- set configured = setting('feature_event_names') -%}
   {%- do names.update(configured if configured is mapping else {}) -%}
   {{ return(names) }}
@@ -118,12 +103,8 @@ end
 
 {#- Customer attributes (int_customers columns) the segment profiles and
     churn_by_segment break down by. -#}
-{% macro profile_dimensions_setting() %}
-  {{ return(setting('profile_dimensions', ['occupation', 'age_group', 'referral_channel', 'country', 'region'])) }}
-{% endmacro %}
-
 {% macro profile_dimensions() %}
-  {%- set dims = profile_dimensions_setting() -%}
+  {%- set dims = setting('profile_dimensions') -%}
   {#- a malformed value is reported by validate_clv_settings() at on-run-start -#}
   {{ return(dims if (dims is iterable and dims is not string and dims is not mapping) else []) }}
 {% endmacro %}
@@ -131,13 +112,13 @@ end
 
 {#- on-run-start validation of the vars above (called from validate_settings). -#}
 {% macro validate_clv_settings() %}
-  {%- set source = setting('clv_source', 'auto') -%}
+  {%- set source = setting('clv_source') -%}
   {%- if source not in ['auto'] + clv_sources() -%}
     {{ settings_error('clv_source', "'" ~ source ~ "' is not allowed",
         "use auto (subscriptions only: subscription; transactions only: transactions; both: combined), subscription, transactions or combined") }}
   {%- endif -%}
 
-  {%- set days = setting('churn_inactivity_days', 90) -%}
+  {%- set days = setting('churn_inactivity_days') -%}
   {%- if days is not number or days is boolean or days != (days | int) or days < 1 -%}
     {{ settings_error('churn_inactivity_days', "'" ~ days ~ "' is not a positive whole number of days",
         "e.g. 90: a buyer with no purchase in the last 90 days before as_of_date is lapsed") }}
@@ -183,7 +164,7 @@ end
     {%- endfor -%}
   {%- endif -%}
 
-  {%- set dims = profile_dimensions_setting() -%}
+  {%- set dims = setting('profile_dimensions') -%}
   {%- set allowed = contract()['customers'] | map(attribute=0) | reject('equalto', 'customer_id') | reject('equalto', 'signed_up_at') | list -%}
   {%- if dims is string or dims is mapping or dims is not iterable -%}
     {{ settings_error('profile_dimensions', "expected a list of customer attributes", "e.g. [occupation, age_group, referral_channel]") }}

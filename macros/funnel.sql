@@ -92,9 +92,9 @@
     The other arguments default to the vars funnel_steps, funnel_window_days and
     funnel_match_object. -#}
 {% macro funnel_customer_steps(events, steps=none, window_days='from_var', match_object=none) -%}
-  {%- set steps = steps if steps is not none else product_var('funnel_steps') -%}
-  {%- set window_days = product_var('funnel_window_days') if window_days == 'from_var' else window_days -%}
-  {%- set match_object = match_object if match_object is not none else product_var('funnel_match_object') -%}
+  {%- set steps = steps if steps is not none else setting('funnel_steps') -%}
+  {%- set window_days = setting('funnel_window_days') if window_days == 'from_var' else window_days -%}
+  {%- set match_object = match_object if match_object is not none else setting('funnel_match_object') -%}
   {%- set n = steps | length -%}
   {%- set object_from = funnel_object_from_step(steps, match_object) -%}
   {%- set match_object = object_from <= n -%}

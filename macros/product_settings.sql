@@ -1,49 +1,13 @@
-{#- Settings of the funnel and product/channel/geography marts
-    (models/marts/funnel, models/marts/product): their defaults, a reader that
-    falls back to them when dbt_project.yml does not declare the var, and the
-    on-run-start validation validate_product_settings(). -#}
-
-{% macro product_settings_defaults() %}
-{{ return({
-  'funnel_steps': ['signed_up', 'enrolled_in_course', 'completed_course'],
-  'funnel_window_days': none,
-  'funnel_match_object': ['enrolled_in_course', 'completed_course'],
-  'funnel_dimensions': ['country', 'referral_channel'],
-  'product_laggard_share': 0.2,
-  'cross_sell_level': 'category',
-  'cross_sell_basket': 'customer',
-  'cross_sell_min_support': 0.01,
-  'channel_cost_rates': {}
-}) }}
-{% endmacro %}
-
-
-{#- var(name), or its default above when the project does not declare it. -#}
-{% macro product_var(name) %}
-  {%- set defaults = product_settings_defaults() -%}
-  {%- if name not in defaults -%}
-    {{ exceptions.raise_compiler_error("product_var: unknown setting '" ~ name ~ "'") }}
-  {%- endif -%}
-  {{ return(var(name, defaults[name])) }}
-{% endmacro %}
-
-
-{% macro product_is_list(value) %}
-  {{ return(value is not none and value is not string and value is not mapping and value is iterable) }}
-{% endmacro %}
-
-
-{% macro product_is_number(value) %}
-  {{ return(value is number and value is not boolean) }}
-{% endmacro %}
-
+{#- On-run-start validation of the settings of the funnel and
+    product/channel/geography marts (models/marts/funnel, models/marts/product),
+    read with setting(); their defaults live in dbt_project.yml. -#}
 
 {% macro validate_product_settings() %}
   {%- set identifier = '^[A-Za-z_][A-Za-z0-9_]*$' -%}
 
   {#- funnel_steps: ordered list of at least two distinct event names -#}
-  {%- set steps = product_var('funnel_steps') -%}
-  {%- if not product_is_list(steps) or (steps | length) < 2 -%}
+  {%- set steps = setting('funnel_steps') -%}
+  {%- if not is_setting_list(steps) or (steps | length) < 2 -%}
     {{ settings_error('funnel_steps', "expected a list of at least two event names, got '" ~ steps ~ "'",
         "list the funnel's events in order, e.g. [signed_up, enrolled_in_course, completed_course]") }}
   {%- endif -%}
@@ -58,23 +22,23 @@
         "list each event once (a step is reached by the first event at or after the previous step)") }}
   {%- endif -%}
 
-  {%- set window = product_var('funnel_window_days') -%}
-  {%- if window is not none and (not product_is_number(window) or window <= 0) -%}
+  {%- set window = setting('funnel_window_days') -%}
+  {%- if window is not none and (not is_setting_number(window) or window <= 0) -%}
     {{ settings_error('funnel_window_days', "'" ~ window ~ "' is not a positive number of days",
         "set e.g. 30 (every step within 30 days of step 1), or null for no window") }}
   {%- endif -%}
 
-  {%- set match = product_var('funnel_match_object') -%}
-  {%- if match is not none and match is not boolean and not product_is_list(match) -%}
+  {%- set match = setting('funnel_match_object') -%}
+  {%- if match is not none and match is not boolean and not is_setting_list(match) -%}
     {{ settings_error('funnel_match_object', "'" ~ match ~ "' is not false, true or a list of event names",
         "list the final funnel steps that must share an object_id (e.g. [enrolled_in_course, completed_course]); true = steps 2..N; false = any object") }}
   {%- endif -%}
-  {%- if product_is_list(match) -%}
+  {%- if is_setting_list(match) -%}
     {%- do funnel_object_from_step(steps, match) -%}
   {%- endif -%}
 
-  {%- set dims = product_var('funnel_dimensions') -%}
-  {%- if dims is not none and not product_is_list(dims) -%}
+  {%- set dims = setting('funnel_dimensions') -%}
+  {%- if dims is not none and not is_setting_list(dims) -%}
     {{ settings_error('funnel_dimensions', "expected a list of int_customers columns, got '" ~ dims ~ "'",
         "e.g. [country, referral_channel], or [] for none") }}
   {%- endif -%}
@@ -86,35 +50,35 @@
   {%- endfor -%}
 
   {#- product / cross-sell / channel -#}
-  {%- set share = product_var('product_laggard_share') -%}
-  {%- if not product_is_number(share) or share <= 0 or share >= 1 -%}
+  {%- set share = setting('product_laggard_share') -%}
+  {%- if not is_setting_number(share) or share <= 0 or share >= 1 -%}
     {{ settings_error('product_laggard_share', "'" ~ share ~ "' is not a fraction strictly between 0 and 1",
         "e.g. 0.2 flags the products at or below the 20th revenue percentile") }}
   {%- endif -%}
 
-  {%- if product_var('cross_sell_level') not in ['category', 'product'] -%}
-    {{ settings_error('cross_sell_level', "'" ~ product_var('cross_sell_level') ~ "' is not allowed",
+  {%- if setting('cross_sell_level') not in ['category', 'product'] -%}
+    {{ settings_error('cross_sell_level', "'" ~ setting('cross_sell_level') ~ "' is not allowed",
         "use 'category' (pairs of product categories) or 'product' (pairs of products)") }}
   {%- endif -%}
 
-  {%- if product_var('cross_sell_basket') not in ['customer', 'order_day'] -%}
-    {{ settings_error('cross_sell_basket', "'" ~ product_var('cross_sell_basket') ~ "' is not allowed",
+  {%- if setting('cross_sell_basket') not in ['customer', 'order_day'] -%}
+    {{ settings_error('cross_sell_basket', "'" ~ setting('cross_sell_basket') ~ "' is not allowed",
         "use 'customer' (everything a customer bought) or 'order_day' (a customer's purchases of one day)") }}
   {%- endif -%}
 
-  {%- set min_support = product_var('cross_sell_min_support') -%}
-  {%- if not product_is_number(min_support) or min_support < 0 or min_support > 1 -%}
+  {%- set min_support = setting('cross_sell_min_support') -%}
+  {%- if not is_setting_number(min_support) or min_support < 0 or min_support > 1 -%}
     {{ settings_error('cross_sell_min_support', "'" ~ min_support ~ "' is not a fraction from 0 to 1",
         "e.g. 0.01 keeps pairs bought together in at least 1% of baskets") }}
   {%- endif -%}
 
-  {%- set rates = product_var('channel_cost_rates') -%}
+  {%- set rates = setting('channel_cost_rates') -%}
   {%- if rates is not none and rates is not mapping -%}
     {{ settings_error('channel_cost_rates', "expected a mapping channel: cost share, got '" ~ rates ~ "'",
         "e.g. {affiliate: 0.30, partner: 0.20}, or {} when costs are unknown") }}
   {%- endif -%}
   {%- for channel, rate in (rates or {}).items() -%}
-    {%- if not product_is_number(rate) or rate < 0 or rate > 1 -%}
+    {%- if not is_setting_number(rate) or rate < 0 or rate > 1 -%}
       {{ settings_error('channel_cost_rates', "the cost share of '" ~ channel ~ "' is '" ~ rate ~ "'",
           "give each channel a cost share of net revenue between 0 and 1") }}
     {%- endif -%}

@@ -13,9 +13,10 @@
     when it is above every edge: ties always share a bin, nothing like NTILE.
     The score is b when (better, best_score) is (higher, highest) or
     (lower, lowest), else N + 1 - b.
-    Defaults (var rfm_scoring overrides any key of any dimension):
-      r: days_since_last_purchase, lower is better; f: orders; m: total_spend;
-      quantile, rfm_bins bins, best_score highest.
+    Defaults: the project default of rfm_scoring in dbt_project.yml (r on
+    days_since_last_purchase, lower is better; f on orders; m on total_spend),
+    with method quantile, rfm_bins bins and best_score highest; a scheme given
+    per dataset or on the command line replaces the keys it names.
     Example, the Classplus creator study (4 levels, 1 = best):
       r: {measure: months_since_last_active, method: fixed, edges: [2, 4, 7], better: lower, best_score: lowest}
       f: {measure: total_videos, method: quantile, bins: 4, better: higher, best_score: lowest}
@@ -24,7 +25,7 @@
 
     Reuse in another model (what customer_rfm does), over a CTE `measures` with
     one row per scored entity and the measure columns:
-      {%- set scheme = rfm_scheme(overrides=var('my_scoring')) %}
+      {%- set scheme = rfm_scheme(overrides=setting('my_scoring')) %}
       score_edges as (select {{ rfm_edge_columns(scheme) }} from measures),
       scored as (select measures.*, {{ rfm_score_columns(scheme) }}
                  from measures cross join score_edges),
@@ -33,38 +34,13 @@
       priority (row_number), joined back on the three scores. -#}
 
 
-{#- An RFM setting: setting() (per-dataset defaults) when the project has it,
-    else var(). Inside a dbt unit test only var() is read, so the test's
-    `overrides: vars` pin the setting whatever the dataset's defaults are
-    (a --vars value on the command line still wins over both: dbt's rule). -#}
-{% macro rfm_setting(name, default=none) %}
-  {%- if default is none -%}
-    {%- set default = rfm_setting_default(name) -%}
-  {%- endif -%}
-  {%- set in_unit_test = model is defined and model is mapping and model.get('resource_type') == 'unit_test' -%}
-  {%- if setting is defined and not in_unit_test -%}
-    {{ return(setting(name, default)) }}
-  {%- endif -%}
-  {{ return(var(name, default)) }}
-{% endmacro %}
-
-
-{% macro rfm_scoring_defaults() %}
-  {{ return({
-    'r': {'measure': 'days_since_last_purchase', 'better': 'lower'},
-    'f': {'measure': 'orders', 'better': 'higher'},
-    'm': {'measure': 'total_spend', 'better': 'higher'}
-  }) }}
-{% endmacro %}
-
-
 {#- The resolved, validated scoring scheme: {r: cfg, f: cfg, m: cfg}, each cfg
     complete and with n_scores set. overrides: a scheme mapping (default: the
     setting rfm_scoring); var_name: the setting named in error messages. -#}
 {% macro rfm_scheme(overrides=none, var_name='rfm_scoring', default_bins=none) %}
-  {%- set overrides = rfm_setting(var_name, {}) if overrides is none else overrides -%}
+  {%- set overrides = setting(var_name) if overrides is none else overrides -%}
   {%- set overrides = overrides or {} -%}
-  {%- set default_bins = rfm_setting('rfm_bins') if default_bins is none else default_bins -%}
+  {%- set default_bins = setting('rfm_bins') if default_bins is none else default_bins -%}
   {%- if overrides is not mapping -%}
     {{ settings_error(var_name, "expected a mapping with entries r, f and/or m", "e.g. {r: {measure: days_since_last_purchase, better: lower}}") }}
   {%- endif -%}
@@ -76,11 +52,11 @@
       {{ settings_error(var_name, "the entry of '" ~ dim ~ "' is not a mapping", "write it as {measure: ..., method: quantile, bins: 5, better: higher, best_score: highest}") }}
     {%- endif -%}
   {%- endfor -%}
-  {%- set defaults = rfm_scoring_defaults() -%}
+  {%- set defaults = setting_default('rfm_scoring') or {} -%}
   {%- set scheme = {} -%}
   {%- for dim in ['r', 'f', 'm'] -%}
     {%- set cfg = {'method': 'quantile', 'bins': default_bins, 'edges': none, 'best_score': 'highest'} -%}
-    {%- do cfg.update(defaults[dim]) -%}
+    {%- do cfg.update(defaults.get(dim) or {}) -%}
     {%- do cfg.update(overrides.get(dim, {})) -%}
     {%- set where = var_name ~ "." ~ dim -%}
     {%- for key in cfg -%}
@@ -228,35 +204,22 @@
 {#- on-run-start validation of the rfm_* settings (called from
     validate_settings()); renders nothing when they are valid. -#}
 {% macro validate_rfm_settings() %}
-  {%- set unit = rfm_setting('rfm_time_unit') -%}
+  {%- set unit = setting('rfm_time_unit') -%}
   {%- if unit not in ['day', 'week'] -%}
     {{ settings_error('rfm_time_unit', "'" ~ unit ~ "' is not a time unit", "use day or week (calendar weeks, Monday to Sunday); for the CDNOW convention (daily purchases, recency and T in days / 7) use day with rfm_freq_multiplier: 7") }}
   {%- endif -%}
-  {%- set multiplier = rfm_setting('rfm_freq_multiplier') -%}
+  {%- set multiplier = setting('rfm_freq_multiplier') -%}
   {%- if multiplier is not number or multiplier is boolean or multiplier <= 0 -%}
     {{ settings_error('rfm_freq_multiplier', "'" ~ multiplier ~ "' is not a positive number", "recency and T are divided by it: 1 (default), or 7 with rfm_time_unit day for weeks of 7 days") }}
   {%- endif -%}
   {%- set scheme = rfm_scheme() -%}
+  {%- set backtest_scheme = rfm_scheme(overrides=setting('backtest_rfm_scoring'), var_name='backtest_rfm_scoring') -%}
   {%- for name in ['rfm_segment_map', 'rfm_segment_map_seed', 'rfm_no_purchase_segment'] -%}
-    {%- set value = rfm_setting(name) -%}
+    {%- set value = setting(name) -%}
     {%- if value is not string or (value | trim) == '' -%}
       {{ settings_error(name, "'" ~ value ~ "' is not a name", "see dbt_project.yml for the default") }}
     {%- endif -%}
   {%- endfor -%}
-{% endmacro %}
-
-
-{#- Defaults of the rfm_* settings (the same as in dbt_project.yml). -#}
-{% macro rfm_setting_default(name) %}
-  {{ return({
-    'rfm_time_unit': 'day',
-    'rfm_freq_multiplier': 1,
-    'rfm_bins': 5,
-    'rfm_scoring': {},
-    'rfm_segment_map_seed': 'rfm_segment_map',
-    'rfm_segment_map': 'standard',
-    'rfm_no_purchase_segment': 'No Purchases'
-  }.get(name)) }}
 {% endmacro %}
 
 

@@ -8,11 +8,11 @@
 {%- set window_days = setting('backtest_window_days') | int -%}
 {%- set explicit = setting('backtest_cutoffs') -%}
 {%- set count = setting('backtest_cutoff_count') | int -%}
-{%- set time_unit = rfm_setting('rfm_time_unit') -%}
-{%- set multiplier = rfm_setting('rfm_freq_multiplier') -%}
+{%- set time_unit = setting('rfm_time_unit') -%}
+{%- set multiplier = setting('rfm_freq_multiplier') -%}
 {#- the backtest scores RFM on the measures every snapshot has (var
     backtest_rfm_scoring, default: the standard scheme) with the standard map -#}
-{%- set scheme = rfm_scheme(overrides=setting('backtest_rfm_scoring', {}), var_name='backtest_rfm_scoring') %}
+{%- set scheme = rfm_scheme(overrides=setting('backtest_rfm_scoring'), var_name='backtest_rfm_scoring') %}
 
 with cutoffs as (
 
@@ -31,8 +31,8 @@ with cutoffs as (
 segment_map as (
 
     select *, min(priority) over (partition by segment) as segment_rank
-    from {{ ref(rfm_setting('rfm_segment_map_seed')) }}
-    where segment_map = {{ sql_literal(setting('backtest_rfm_segment_map', 'standard')) }}
+    from {{ ref(setting('rfm_segment_map_seed')) }}
+    where segment_map = {{ sql_literal(setting('backtest_rfm_segment_map')) }}
 
 ),
 

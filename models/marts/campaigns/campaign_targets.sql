@@ -1,6 +1,6 @@
 {#- One row per customer per campaign. Each campaign is a SQL predicate in
     var('campaigns') over the columns of customer_clv and int_customers. -#}
-{%- set campaigns = var('campaigns') -%}
+{%- set campaigns = setting('campaigns') -%}
 
 with targetable as (
 

@@ -8,7 +8,7 @@
     cut-offs of the scored population (clv_segment_cutoffs), so it equals
     customer_clv's segment for the customers scored there. One GROUPING SETS pass;
     a dimension the dataset never fills is left out. -#}
-{%- set rules = var('clv_segments') -%}
+{%- set rules = setting('clv_segments') -%}
 {%- set dims = profile_dimensions() -%}
 
 with features as (
@@ -54,7 +54,7 @@ segmented as (
             {%- for rule in rules %}
             when scored.clv_score {{ rule.get('op', '>=') }} cutoffs.cutoff_{{ loop.index }} then {{ sql_literal(rule.label) }}
             {%- endfor %}
-            else {{ sql_literal(var('clv_segment_floor_label')) }}
+            else {{ sql_literal(setting('clv_segment_floor_label')) }}
         end as clv_segment
     from scored
     cross join cutoffs

@@ -2,8 +2,8 @@
     revenue, and revenue per unit of activity in each of the last N months up to
     the as-of month (m01 = oldest, mNN = the as-of month), plus totals and the
     study recency. The creator study's clustering features. -#}
-{%- set n = setting('monthly_matrix_months', 12) | int -%}
-{%- set activity_events = setting('monthly_matrix_activity_events', none) -%}
+{%- set n = setting('monthly_matrix_months') | int -%}
+{%- set activity_events = setting('monthly_matrix_activity_events') -%}
 
 with customers as (
 

@@ -1,6 +1,6 @@
 {#- The percentile cut-offs behind clv_segment, one row per rule, so the
     thresholds a segment was drawn with can be read back. -#}
-{%- set rules = var('clv_segments') -%}
+{%- set rules = setting('clv_segments') -%}
 
 with scored as (
 

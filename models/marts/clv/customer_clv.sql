@@ -3,7 +3,7 @@
     int_customer_value_features): subscription revenue billed (bill x months),
     net transaction spend, or both. Weights (clv_weights() in
     macros/clv_settings.sql), cut-offs and labels are settings. -#}
-{%- set rules = var('clv_segments') -%}
+{%- set rules = setting('clv_segments') -%}
 {{ check_clv_features(ref('int_customer_value_features')) }}
 
 with features as (
@@ -61,7 +61,7 @@ final as (
             {%- for rule in rules %}
             when scored.clv_score {{ rule.get('op', '>=') }} cutoffs.cutoff_{{ loop.index }} then {{ sql_literal(rule.label) }}
             {%- endfor %}
-            else {{ sql_literal(var('clv_segment_floor_label')) }}
+            else {{ sql_literal(setting('clv_segment_floor_label')) }}
         end as clv_segment,
         case
             {%- for rule in rules %}

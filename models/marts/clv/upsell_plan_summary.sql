@@ -5,7 +5,7 @@ with clv as (
 
     select * from {{ ref('customer_clv') }}
     where clv_segment in (
-        {%- for s in var('upsell_segments') %}{{ sql_literal(s) }}{{ ', ' if not loop.last }}{% endfor -%}
+        {%- for s in setting('upsell_segments') %}{{ sql_literal(s) }}{{ ', ' if not loop.last }}{% endfor -%}
     )
 
 ),

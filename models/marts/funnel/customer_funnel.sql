@@ -4,7 +4,7 @@
     does not count), optional var('funnel_window_days') from step 1, optional
     var('funnel_match_object') (steps 2..N on the same object_id). Events after
     the as-of date are ignored. -#}
-{%- set steps = product_var('funnel_steps') %}
+{%- set steps = setting('funnel_steps') %}
 
 with events as (
 
@@ -15,7 +15,7 @@ with events as (
 
 customer_steps as (
 
-    {{ funnel_customer_steps('events', steps, product_var('funnel_window_days'), product_var('funnel_match_object')) }}
+    {{ funnel_customer_steps('events', steps, setting('funnel_window_days'), setting('funnel_match_object')) }}
 
 ),
 

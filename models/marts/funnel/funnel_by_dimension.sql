@@ -2,8 +2,8 @@
     (columns of int_customers; default country and referral_channel): one row
     per dimension, value and step. A missing value is reported as '(unknown)'.
     Every step is listed for every value (0 users when nobody reached it). -#}
-{%- set steps = product_var('funnel_steps') -%}
-{%- set dims = product_var('funnel_dimensions') or [] -%}
+{%- set steps = setting('funnel_steps') -%}
+{%- set dims = setting('funnel_dimensions') or [] -%}
 
 {%- if execute -%}
   {%- set available = adapter.get_columns_in_relation(ref('int_customers')) | map(attribute='name') | map('lower') | list -%}

@@ -4,7 +4,7 @@
     each customer's path in customer_funnel (whole seconds). Every pair is
     listed while anyone entered the funnel (0 users, null hours when nobody
     reached to_step); empty when nobody entered. -#}
-{%- set steps = product_var('funnel_steps') -%}
+{%- set steps = setting('funnel_steps') -%}
 {%- set n = steps | length %}
 
 with customer_funnel as (

@@ -2,7 +2,7 @@
     (in order, see customer_funnel), the drop from the previous step and the
     conversion from the previous step and from step 1. Empty when nobody
     entered the funnel (e.g. a dataset without events). -#}
-{%- set steps = product_var('funnel_steps') %}
+{%- set steps = setting('funnel_steps') %}
 
 with customer_funnel as (
 

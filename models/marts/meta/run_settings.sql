@@ -1,13 +1,16 @@
-{#- Every setting the Python step reads, resolved for this build (command line >
-    dataset_settings > project default), one row per setting with its value as
-    JSON. Python models read their configuration from here; analysts can see
-    which configuration produced the tables. -#}
+{#- Every var of dbt_project.yml, resolved for this build (command line >
+    dataset_settings > project default), one row per var with its value as JSON;
+    dataset_settings is recorded as the resolved dataset's entry. The list comes
+    from the project's vars (setting_names()), so a new var is recorded without
+    editing this model. Python models read their configuration from here;
+    analysts can see which configuration produced the tables. -#}
 
 with settings (setting_name, value_json) as (
 
     values
-    {%- for name in settings_catalog() %}
-        ('{{ name }}', '{{ tojson(setting(name)) | replace("'", "''") }}'){{ ',' if not loop.last }}
+    {%- for name in setting_names() %}
+        {%- set value = dataset_settings_entry() if name == 'dataset_settings' else setting(name) %}
+        ('{{ name }}', '{{ tojson(value) | replace("'", "''") }}'){{ ',' if not loop.last }}
     {%- endfor %}
 
 ),

@@ -6,7 +6,7 @@
     share of net revenue}, default {} = margin null). A missing channel is
     reported as '(unknown)'. Refund rule as in product_performance.
     Transactions after the as-of date are left out. -#}
-{%- set cost_rates = product_var('channel_cost_rates') or {} %}
+{%- set cost_rates = setting('channel_cost_rates') or {} %}
 
 with transactions as (
 

@@ -18,11 +18,11 @@
       a pair's support never exceeds its items'), and pairs are counted by a
       self-join of the DISTINCT (basket, item) rows aggregated on the fly, so
       the work is bounded by the sum over baskets of items^2 / 2. -#}
-{%- set level = product_var('cross_sell_level') -%}
+{%- set level = setting('cross_sell_level') -%}
 {%- set item_column = 'product_category' if level == 'category' else 'product_id' -%}
-{%- set basket = product_var('cross_sell_basket') -%}
+{%- set basket = setting('cross_sell_basket') -%}
 {%- set basket_keys = ['customer_id'] if basket == 'customer' else ['customer_id', 'basket_date'] -%}
-{%- set min_support = product_var('cross_sell_min_support') %}
+{%- set min_support = setting('cross_sell_min_support') %}
 
 with transactions as (
 

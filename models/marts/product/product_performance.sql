@@ -9,7 +9,7 @@
     is_laggard: net revenue at or below the continuous percentile
     var('product_laggard_share') (default 0.2) of product revenues; ties share
     the flag (never NTILE). -#}
-{%- set laggard_share = product_var('product_laggard_share') %}
+{%- set laggard_share = setting('product_laggard_share') %}
 
 with transactions as (
 

@@ -4,8 +4,8 @@
     segment from the segment-map seed. Rules: models/marts/rfm/_rfm__models.yml.
     Empty when the dataset has no transactions at all. -#}
 {{- validate_rfm_settings() -}}
-{%- set time_unit = rfm_setting('rfm_time_unit') -%}
-{%- set multiplier = rfm_setting('rfm_freq_multiplier') -%}
+{%- set time_unit = setting('rfm_time_unit') -%}
+{%- set multiplier = setting('rfm_freq_multiplier') -%}
 {%- set scheme = rfm_scheme() %}
 
 with customers as (
@@ -32,8 +32,8 @@ segment_map as (
     select
         *,
         min(priority) over (partition by segment) as segment_rank
-    from {{ ref(rfm_setting('rfm_segment_map_seed')) }}
-    where segment_map = {{ sql_literal(rfm_setting('rfm_segment_map')) }}
+    from {{ ref(setting('rfm_segment_map_seed')) }}
+    where segment_map = {{ sql_literal(setting('rfm_segment_map')) }}
 
 ),
 
@@ -134,7 +134,7 @@ final as (
         scored.m_score,
         {{ rfm_code('scored.r_score', 'scored.f_score', 'scored.m_score') }} as rfm_code,
         case
-            when scored.customer_id is null then {{ sql_literal(rfm_setting('rfm_no_purchase_segment')) }}
+            when scored.customer_id is null then {{ sql_literal(setting('rfm_no_purchase_segment')) }}
             else coalesce(combination_segments.segment, 'Unmapped')
         end as rfm_segment,
         combination_segments.segment_rank as rfm_segment_rank,

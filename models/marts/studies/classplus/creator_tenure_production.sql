@@ -12,10 +12,10 @@ active_months as (
 
     select
         customer_id,
-        {{ setting('monthly_matrix_months', 12) }} + 1 - first_active_month_number   as tenure_months,
+        {{ setting('monthly_matrix_months') }} + 1 - first_active_month_number   as tenure_months,
         total_activity                                                              as videos,
         total_revenue                                                               as gmv,
-        (0 {% for i in range(1, (setting('monthly_matrix_months', 12) | int) + 1) %} + (activity_m{{ '%02d' % i }} > 0)::int{% endfor %}) as active_months
+        (0 {% for i in range(1, (setting('monthly_matrix_months') | int) + 1) %} + (activity_m{{ '%02d' % i }} > 0)::int{% endfor %}) as active_months
     from creators
     where first_active_month_number is not null
 

@@ -1,7 +1,7 @@
 {#- Creator study: the top 20% of creators by videos and by GMV (var
     top_share_fraction), and their overlap. "Top" = at or above the continuous
     (1 - fraction) percentile, so tied creators are never split. One row per group. -#}
-{%- set fraction = setting('top_share_fraction', 0.2) -%}
+{%- set fraction = setting('top_share_fraction') -%}
 
 with creators as (
 
