@@ -1,10 +1,14 @@
 """Argument checks shared by the estimator-style modules (clustering, churn):
-each raises ValueError naming the parameter."""
+each raises ValueError naming the parameter; and the one rule for whether a
+model can be fitted on the data at hand (fitted, reduced or skipped)."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 
 def check_int(name: str, value: Any, minimum: int) -> int:
@@ -38,3 +42,97 @@ def check_names(name: str, value: Any, *, allow_empty: bool) -> list[str]:
     if dups:
         raise ValueError(f"{name} lists columns more than once: {dups}")
     return names
+
+
+# --------------------------------------------------------------------------- #
+# Can this model be fitted on the data at hand?
+# --------------------------------------------------------------------------- #
+FIT_STATUSES: tuple[str, ...] = ("fitted", "reduced", "skipped")
+FIT_DECISION_COLUMNS: tuple[str, ...] = ("step", "model", "status", "reason", "rows_available", "parameters")
+
+
+@dataclass(frozen=True)
+class FitDecision:
+    """What a model step does with the data it was given.
+
+    ``status``: ``fitted`` (as configured), ``reduced`` (fitted with a smaller
+    setting or on fewer classes than configured, see ``params``) or ``skipped``
+    (the data cannot support the model; its output is empty). ``reason`` says
+    why (None when fitted as configured); ``params`` holds the settings actually
+    used (e.g. ``{"cv_folds": 2}``).
+    """
+
+    step: str
+    model: str
+    status: str
+    reason: str | None
+    rows_available: int
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_choice("status", self.status, FIT_STATUSES)
+
+    @property
+    def skipped(self) -> bool:
+        return self.status == "skipped"
+
+    def message(self) -> str:
+        """One line for the build log."""
+        return f"{self.model}: {self.status}" + (f" ({self.reason})" if self.reason else "")
+
+    def to_record(self) -> dict[str, Any]:
+        return {"step": self.step, "model": self.model, "status": self.status, "reason": self.reason,
+                "rows_available": int(self.rows_available),
+                "parameters": json.dumps(dict(self.params), sort_keys=True, default=str)}
+
+
+def decide_size(step: str, model: str, rows_available: int, name: str, requested: int, supported: int,
+                minimum: int, why: str, params: Mapping[str, Any] | None = None) -> FitDecision:
+    """The one rule for a size setting the data bounds (CV folds, k, ...):
+    fitted with ``requested`` if the data supports it, reduced to ``supported``
+    if that is still >= ``minimum``, else skipped. ``why`` explains the bound
+    (e.g. "class 'upgrade' has 2 training rows")."""
+    base = dict(params or {})
+    if supported < minimum:
+        return FitDecision(step, model, "skipped", f"{why}: {name} would be {supported}, below the minimum {minimum}",
+                           rows_available, {**base, name: None})
+    if supported < requested:
+        return FitDecision(step, model, "reduced", f"{name} reduced from {requested} to {supported}: {why}",
+                           rows_available, {**base, name: int(supported)})
+    return FitDecision(step, model, "fitted", None, rows_available, {**base, name: int(requested)})
+
+
+def decide_classifier(step: str, model: str, labels: Any, cv_folds: int) -> FitDecision:
+    """Stratified K-fold needs two classes and every class in every fold.
+
+    Classes with a single labelled row cannot be both trained on and held out:
+    they are left out of the fit (``params["left_out_classes"]``; the model then
+    gives them probability 0). Of the rest, at least two classes must remain;
+    the folds are reduced to the smallest class count when that is below
+    ``cv_folds`` (at least 2), else the model is skipped. Missing labels are not
+    counted.
+    """
+    counts = pd.Series(labels).value_counts(dropna=True).sort_index()
+    counts.index = counts.index.map(str)
+    n = int(counts.sum())
+    rare, kept = counts[counts < 2], counts[counts >= 2]
+    shown = {k: int(v) for k, v in counts.items()}
+    if len(kept) < 2:
+        found = f"{n} labelled rows {shown}" if n else "no labelled rows"
+        return FitDecision(step, model, "skipped", f"{found}: need two classes with at least 2 rows each",
+                           n, {"cv_folds": None})
+    smallest = kept.sort_values(kind="stable").index[0]
+    decision = decide_size(step, model, n, "cv_folds", cv_folds, int(kept[smallest]), 2,
+                           f"class {smallest!r} has {int(kept[smallest])} training rows")
+    if rare.empty:
+        return decision
+    left_out = {k: int(v) for k, v in rare.items()}
+    reason = "; ".join(filter(None, [f"left out classes with a single training row {left_out}", decision.reason]))
+    return FitDecision(step, model, "reduced", reason, n, {**decision.params, "left_out_classes": sorted(left_out)})
+
+
+def decisions_frame(decisions: Sequence[FitDecision]) -> pd.DataFrame:
+    """The decisions as a typed table (FIT_DECISION_COLUMNS), also when empty."""
+    rows = [d.to_record() for d in decisions]
+    return pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype="int64" if c == "rows_available" else "string")
+                         for c in FIT_DECISION_COLUMNS})

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from segkit._validation import FitDecision, decide_classifier, decide_size, decisions_frame
 from segkit.clustering import cluster_customers
 
 LABEL_COLUMNS = ["customer_id", "method", "cluster_id", "value_tier", "distance", "is_outlier",
@@ -31,9 +32,16 @@ def progress(message: str) -> None:
     print(f"[segkit] {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
+def _logged(decision: FitDecision) -> FitDecision:
+    """The decision, announced on stderr unless the model is fitted as configured."""
+    if decision.status != "fitted":
+        progress(decision.message())
+    return decision
+
+
 def _require(settings: Mapping[str, Any], name: str) -> Any:
     if name not in settings:
-        raise KeyError(f"setting {name!r} missing from run_settings; add it to settings_catalog() in macros/settings.sql")
+        raise KeyError(f"setting {name!r} missing from run_settings; declare it under vars: in dbt_project.yml (run_settings records every var)")
     return settings[name]
 
 
@@ -54,30 +62,57 @@ def expand_feature_patterns(patterns: Iterable[str], columns: Iterable[str]) -> 
     return out
 
 
+CLUSTER_STEP = "customer_clusters"
+CLUSTER_MIN_ROWS = 10  # fewer customers than this are not clustered
+
+
+def plan_clustering(features: pd.DataFrame, settings: Mapping[str, Any]) -> list[FitDecision]:
+    """One decision per method of settings['cluster_methods'].
+
+    Every method needs CLUSTER_MIN_ROWS customers. K-means: the silhouette
+    search needs k <= distinct feature rows - 1, so cluster_k_max is reduced to
+    that (skipped below cluster_k_min); a fixed cluster_k needs k distinct rows
+    (reduced to that, skipped below 2). DBSCAN needs cluster_dbscan_min_samples
+    rows.
+    """
+    names = expand_feature_patterns(_require(settings, "cluster_features"), features.columns)
+    present = [c for c in names if c in features.columns]
+    n = len(features)
+    distinct = len(features[present].fillna(0).drop_duplicates()) if present and n else 0
+    why = f"{n} customers, {distinct} distinct feature rows"
+    out: list[FitDecision] = []
+    for method in _require(settings, "cluster_methods"):
+        if n < CLUSTER_MIN_ROWS:
+            out.append(FitDecision(CLUSTER_STEP, method, "skipped",
+                                   f"{n} customers, fewer than the {CLUSTER_MIN_ROWS} clustering needs", n))
+        elif method == "kmeans" and _require(settings, "cluster_k") is not None:
+            out.append(decide_size(CLUSTER_STEP, method, n, "k", int(_require(settings, "cluster_k")), distinct, 2, why))
+        elif method == "kmeans":
+            k_min = int(_require(settings, "cluster_k_min"))
+            out.append(decide_size(CLUSTER_STEP, method, n, "k_max", int(_require(settings, "cluster_k_max")),
+                                   distinct - 1, k_min, why, params={"k_min": k_min}))
+        else:
+            min_samples = int(_require(settings, "cluster_dbscan_min_samples"))
+            out.append(FitDecision(CLUSTER_STEP, method, "fitted", None, n) if n >= min_samples else FitDecision(
+                CLUSTER_STEP, method, "skipped", f"{n} customers, fewer than cluster_dbscan_min_samples={min_samples}", n))
+    return out
+
+
 def clustering_step(features: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame:
     """Run every method in settings['cluster_methods'] over the feature table.
 
     Returns one row per customer per method (LABEL_COLUMNS). run_info holds the
     run's parameters and choices (k and silhouettes, eps, sampling) as JSON.
+    A method the data cannot support (plan_clustering) is reduced or skipped.
     """
-    methods = _require(settings, "cluster_methods")
     feature_names = expand_feature_patterns(_require(settings, "cluster_features"), features.columns)
     frames: list[pd.DataFrame] = []
-    min_rows = max(10, int(settings.get("cluster_dbscan_min_samples", 5)), int(settings.get("cluster_k_min", 2)) + 1)
-    if len(features) < min_rows:
-        progress(f"clustering skipped: {len(features)} customers, fewer than the {min_rows} needed")
-        methods = []
-    k_min, k_max = int(settings.get("cluster_k_min", 2)), int(settings.get("cluster_k_max", 8))
-    if methods:
-        present = [c for c in feature_names if c in features.columns]
-        distinct = len(features[present].fillna(0).drop_duplicates()) if present else 0
-        if distinct <= k_min:
-            progress(f"clustering skipped: only {distinct} distinct feature rows")
-            methods = []
-        elif distinct <= k_max:
-            k_max = distinct - 1
-            progress(f"only {distinct} distinct feature rows: k searched in {k_min}..{k_max}")
-    for method in methods:
+    for decision in map(_logged, plan_clustering(features, settings)):
+        if decision.skipped:
+            continue
+        method = decision.model
+        k_min = int(decision.params.get("k_min", 2))
+        k_max = int(decision.params.get("k_max", k_min))
         started = time.perf_counter()
         progress(f"clustering {len(features):,} customers with {method} on {len(feature_names)} features")
         labels, info = cluster_customers(
@@ -87,13 +122,13 @@ def clustering_step(features: pd.DataFrame, settings: Mapping[str, Any]) -> pd.D
             value_column=_require(settings, "cluster_value_column"),
             scaling=_require(settings, "cluster_scaling"),
             log_features=list(_require(settings, "cluster_log_features") or []),
-            k=_require(settings, "cluster_k"),
+            k=decision.params.get("k"),
             k_range=range(k_min, k_max + 1),
             eps=_require(settings, "cluster_dbscan_eps"),
             min_samples=int(_require(settings, "cluster_dbscan_min_samples")),
             tier_names=list(_require(settings, "cluster_tier_names")),
             random_state=int(_require(settings, "cluster_random_state")),
-            max_fit_size=settings.get("cluster_dbscan_max_fit_size") if method == "dbscan" else settings.get("cluster_kmeans_max_fit_size"),
+            max_fit_size=_require(settings, "cluster_dbscan_max_fit_size") if method == "dbscan" else _require(settings, "cluster_kmeans_max_fit_size"),
         )
         run_info = info.to_dict()
         run_info.pop("cluster_profile", None)
@@ -147,27 +182,31 @@ def fit_clv_models(rfm: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFra
     frame = frame[frame["frequency"].notna() & frame["t"].notna()]
     rows: list[dict[str, Any]] = []
     time_unit = btyd_unit_name(settings)
+
+    def not_fitted(model: str, n_customers: int, note: str) -> dict[str, Any]:
+        progress(f"{model}: skipped ({note})")
+        return dict(model=model, parameter=None, value=None, log_likelihood=None, n_customers=n_customers,
+                    n_excluded=len(frame), converged=False, time_unit=time_unit, note=note)
+
     if frame.empty:
-        return pd.DataFrame(columns=["model", "parameter", "value", "log_likelihood", "n_customers",
-                                     "n_excluded", "converged", "time_unit", "note"])
+        note = "no customer with a purchase before the as-of date"
+        return _parameter_frame([not_fitted("bg_nbd", 0, note), not_fitted("gamma_gamma", 0, note)])
     started = time.perf_counter()
     grouped = frame.groupby(["frequency", "recency", "t"], sort=True).size().reset_index(name="n")
     progress(f"BG/NBD: fitting {len(frame):,} customers ({len(grouped):,} unique rows)")
     try:
-        bgf = BetaGeoFitter(penalizer_coef=float(settings.get("clv_forecast_penalizer", 0.0)))
+        bgf = BetaGeoFitter(penalizer_coef=float(_require(settings, "clv_forecast_penalizer")))
         bgf.fit(grouped["frequency"], grouped["recency"], grouped["t"], weights=grouped["n"])
         for name in ("r", "alpha", "a", "b"):
             rows.append(dict(model="bg_nbd", parameter=name, value=float(bgf.params_[name]),
                              log_likelihood=float(bgf.log_likelihood_), n_customers=int(round(bgf.n_)),
                              n_excluded=0, converged=bool(bgf.converged_), time_unit=time_unit, note=None))
     except ValueError as exc:
-        rows.append(dict(model="bg_nbd", parameter=None, value=None, log_likelihood=None,
-                         n_customers=len(frame), n_excluded=len(frame), converged=False,
-                         time_unit=time_unit, note=str(exc)))
+        rows.append(not_fitted("bg_nbd", len(frame), str(exc)))
     repeat = frame[(frame["frequency"] > 0)]
     try:
         g = repeat.groupby(["frequency", "monetary_value"], sort=True).size().reset_index(name="n")
-        ggf = GammaGammaFitter(penalizer_coef=float(settings.get("clv_forecast_penalizer", 0.0)))
+        ggf = GammaGammaFitter(penalizer_coef=float(_require(settings, "clv_forecast_penalizer")))
         ggf.fit(g["frequency"], g["monetary_value"], weights=g["n"])
         excluded = int(len(frame) - round(ggf.n_))
         for name in ("p", "q", "v"):
@@ -175,11 +214,33 @@ def fit_clv_models(rfm: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFra
                              log_likelihood=float(ggf.log_likelihood_), n_customers=int(round(ggf.n_)),
                              n_excluded=excluded, converged=bool(ggf.converged_), time_unit=time_unit, note=None))
     except ValueError as exc:
-        rows.append(dict(model="gamma_gamma", parameter=None, value=None, log_likelihood=None,
-                         n_customers=len(repeat), n_excluded=len(frame), converged=False,
-                         time_unit=time_unit, note=str(exc)))
-    progress(f"BG/NBD + Gamma-Gamma fitted in {time.perf_counter() - started:.1f}s")
-    return pd.DataFrame(rows)
+        rows.append(not_fitted("gamma_gamma", len(repeat), str(exc)))
+    progress(f"BG/NBD + Gamma-Gamma done in {time.perf_counter() - started:.1f}s")
+    return _parameter_frame(rows)
+
+
+PARAMETER_COLUMNS = {"model": "string", "parameter": "string", "value": "float64", "log_likelihood": "float64",
+                     "n_customers": "int64", "n_excluded": "int64", "converged": "bool", "time_unit": "string",
+                     "note": "string"}
+
+
+def _parameter_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=t) for c, t in PARAMETER_COLUMNS.items()})
+
+
+def clv_decisions(params: pd.DataFrame) -> list[FitDecision]:
+    """One decision per BTYD model, read from clv_forecast_parameters: fitted
+    when it has estimates (a convergence warning is kept as the reason), else
+    skipped with the model's note."""
+    out = []
+    for model, g in params.groupby("model", sort=True):
+        fitted = bool(g["parameter"].notna().any())
+        notes = g["note"].dropna()
+        reason = (None if g["converged"].astype(bool).all() else "the optimiser did not report convergence; estimates kept") \
+            if fitted else (notes.iloc[0] if len(notes) else "not fitted")
+        out.append(FitDecision("clv_forecast_parameters", str(model), "fitted" if fitted else "skipped", reason,
+                               int(g["n_customers"].max())))
+    return out
 
 
 def score_clv(rfm: pd.DataFrame, params: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame:
@@ -196,10 +257,10 @@ def score_clv(rfm: pd.DataFrame, params: pd.DataFrame, settings: Mapping[str, An
     from segkit.btyd import BetaGeoFitter, GammaGammaFitter, customer_lifetime_value
 
     frame = _rfm_frame(rfm)
-    horizon = int(settings.get("clv_forecast_horizon_months", 12))
-    rate = float(settings.get("clv_forecast_monthly_discount_rate", 0.01))
+    horizon = int(_require(settings, "clv_forecast_horizon_months"))
+    rate = float(_require(settings, "clv_forecast_monthly_discount_rate"))
     time_unit = btyd_unit_name(settings)
-    days_per_month = float(settings.get("clv_forecast_days_per_month", 30.0))
+    days_per_month = float(_require(settings, "clv_forecast_days_per_month"))
     per_unit = days_per_month / rfm_unit_days(settings)
     has_history = (frame["frequency"].notna() & frame["t"].notna()).to_numpy()
     out = pd.DataFrame({
@@ -245,7 +306,7 @@ _NOT_FEATURES = {"customer_id", "split", "is_churned_next", "tier_change_next"}
 def _model_features(frame: pd.DataFrame, settings: Mapping[str, Any], key: str) -> tuple[list[str], list[str]]:
     """(features, categorical): the setting's list, or every input column but the
     id, split and labels; text columns are categorical."""
-    configured = settings.get(key)
+    configured = _require(settings, key)
     features = list(configured) if configured else [c for c in frame.columns if c not in _NOT_FEATURES]
     labelled = frame[frame["split"] != "score"] if "split" in frame.columns else frame
     empty = [c for c in features if labelled[c].isna().all() or labelled[c].nunique(dropna=True) < 2 and not configured]
@@ -256,17 +317,40 @@ def _model_features(frame: pd.DataFrame, settings: Mapping[str, Any], key: str) 
     return features, categorical
 
 
+def plan_churn(frame: pd.DataFrame, settings: Mapping[str, Any]) -> FitDecision:
+    """Can the churn model be fitted on churn_model_input (its labelled rows)?"""
+    train = frame[frame["split"] != "score"]
+    labels = train["is_churned_next"].astype("boolean").map({True: "churned", False: "retained"})
+    return decide_classifier("customer_churn_risk", "churn", labels, int(_require(settings, "churn_cv_folds")))
+
+
+def _tier_training(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """(subscriber rows the tier-change model sees, normalised label of its training rows)."""
+    subs = frame[frame["plan_level"].notna() & (frame["split"] != "snapshot")]
+    labels = subs["tier_change_next"].astype("string").str.strip().str.lower().where(subs["split"] == "train")
+    return subs, labels
+
+
+def plan_tier_change(frame: pd.DataFrame, settings: Mapping[str, Any]) -> FitDecision:
+    """Can the tier-change model be fitted on churn_model_input's subscribers?"""
+    _, labels = _tier_training(frame)
+    return decide_classifier("customer_tier_change_risk", "tier_change", labels, int(_require(settings, "churn_cv_folds")))
+
+
 def churn_step(frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame:
     """Churn probability and risk band for every scored customer (split 'score',
     or every customer out-of-fold in snapshot mode), with the run's metrics and
-    permutation-importance drivers as JSON in run_info."""
+    permutation-importance drivers as JSON in run_info. Fewer CV folds when a
+    class is small; an empty table when the labels cannot support a model
+    (plan_churn)."""
     from segkit.churn import fit_churn_model
 
     columns = ["customer_id", "churn_probability", "risk_band", "is_scored_out_of_fold", "run_info"]
     train = frame[frame["split"] != "score"]
-    if train.empty or train["is_churned_next"].nunique(dropna=True) < 2:
-        progress("churn: not enough labelled history (need churned and retained customers); table left empty")
-        return pd.DataFrame({c: pd.Series(dtype="string" if c in ("customer_id", "risk_band", "run_info") else "float64") for c in columns})
+    decision = _logged(plan_churn(frame, settings))
+    if decision.skipped:
+        return pd.DataFrame({c: pd.Series(dtype={"churn_probability": "float64", "is_scored_out_of_fold": "bool"}.get(c, "string"))
+                             for c in columns})
     features, categorical = _model_features(frame, settings, "churn_features")
     snapshot = (frame["split"] == "snapshot").all()
     data = frame.drop(columns=["split"]) if snapshot else frame
@@ -274,11 +358,11 @@ def churn_step(frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame
     progress(f"churn: {'snapshot, out-of-fold' if snapshot else 'temporal'} model on {len(train):,} labelled customers, {len(features)} features")
     started = time.perf_counter()
     result = fit_churn_model(data, features, "is_churned_next", categorical=categorical,
-                             model=settings.get("churn_model", "gradient_boosting"),
-                             cv_folds=int(settings.get("churn_cv_folds", 5)),
-                             random_state=int(settings.get("churn_random_state", 42)),
-                             max_train_rows=int(settings.get("churn_max_train_rows") or 200_000),
-                             risk_band_edges=tuple(settings.get("churn_risk_band_edges", (0.3, 0.6))))
+                             model=_require(settings, "churn_model"),
+                             cv_folds=int(decision.params["cv_folds"]),
+                             random_state=int(_require(settings, "churn_random_state")),
+                             max_train_rows=int(_require(settings, "churn_max_train_rows")),
+                             risk_band_edges=tuple(_require(settings, "churn_risk_band_edges")))
     scores = result.scores
     if not snapshot:
         scores = scores[scores["split"] == "score"]
@@ -291,24 +375,27 @@ def churn_step(frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame
 
 def tier_change_step(frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame:
     """Probability of upgrade / downgrade / churn / staying over the next window
-    for every subscriber active at the as-of date, with drivers in run_info."""
+    for every subscriber active at the as-of date, with drivers in run_info.
+    Classes with a single training row are left out (probability 0), folds
+    reduced or the table left empty as plan_tier_change decides."""
     from segkit.churn import fit_tier_change_model
 
     columns = ["customer_id", "from_plan", "p_upgrade", "p_downgrade", "p_churn", "p_stay", "run_info"]
-    subs = frame[frame["plan_level"].notna() & (frame["split"] != "snapshot")]
-    train = subs[subs["split"] == "train"]
-    if train.empty or train["tier_change_next"].nunique(dropna=True) < 2:
-        progress("tier change: no subscription history with tier changes; table left empty")
+    decision = _logged(plan_tier_change(frame, settings))
+    if decision.skipped:
         return pd.DataFrame({c: pd.Series(dtype="string" if c in ("customer_id", "from_plan", "run_info") else "float64") for c in columns})
+    subs, labels = _tier_training(frame)
+    subs = subs[~labels.isin(decision.params.get("left_out_classes", [])).to_numpy(dtype=bool)]
+    train = subs[subs["split"] == "train"]
     features, categorical = _model_features(subs, settings, "tier_change_features")
     features = [f for f in features if f != "plan_level"]
     categorical = [c for c in categorical if c != "plan_level"]
     progress(f"tier change: model on {len(train):,} subscribers, {len(features)} features + plan")
     result = fit_tier_change_model(subs, features, "plan_level", "tier_change_next", categorical=categorical,
-                                   plan_order=settings.get("tier_plan_order"),
-                                   random_state=int(settings.get("churn_random_state", 42)),
-                                   cv_folds=int(settings.get("churn_cv_folds", 5)),
-                                   max_train_rows=int(settings.get("churn_max_train_rows") or 200_000))
+                                   plan_order=_require(settings, "tier_plan_order"),
+                                   random_state=int(_require(settings, "churn_random_state")),
+                                   cv_folds=int(decision.params["cv_folds"]),
+                                   max_train_rows=int(_require(settings, "churn_max_train_rows")))
     scores = result.scores[result.scores["split"] == "score"]
     out = scores.rename(columns={"from_plan": "from_plan"})[["customer_id", "from_plan", "p_upgrade", "p_downgrade", "p_churn", "p_stay"]]
     out = out.assign(run_info=json.dumps(result.to_dict(), sort_keys=True))
@@ -320,8 +407,8 @@ def tier_change_step(frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.Dat
 # --------------------------------------------------------------------------- #
 def rfm_unit_days(settings: Mapping[str, Any]) -> float:
     """Days in one BTYD time unit: (7 for week, 1 for day) x rfm_freq_multiplier."""
-    base = 7.0 if settings.get("rfm_time_unit", "day") == "week" else 1.0
-    return base * float(settings.get("rfm_freq_multiplier", 1) or 1)
+    base = 7.0 if _require(settings, "rfm_time_unit") == "week" else 1.0
+    return base * float(_require(settings, "rfm_freq_multiplier"))
 
 
 def btyd_unit_name(settings: Mapping[str, Any]) -> str:
@@ -335,24 +422,60 @@ def btyd_unit_name(settings: Mapping[str, Any]) -> str:
 
 
 def backtest_step(snapshots: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame:
-    """Metrics per (cutoff, method) from run_backtest, with the run's details."""
-    from segkit.backtest import METRIC_COLUMNS, run_backtest
+    """Metrics per (cutoff, method) from run_backtest, with the run's details; a
+    method that cannot run on a cutoff has null counts and a note (logged, see
+    backtest_decisions); no snapshots give an empty, typed table."""
+    from segkit.backtest import run_backtest
 
-    if snapshots.empty:
-        progress("backtest: no snapshots (no transactions before the cutoffs); table left empty")
-        return pd.DataFrame({c: pd.Series(dtype="float64") for c in METRIC_COLUMNS})
     frame = snapshots.rename(columns={c: ("T" if c.lower() == "t" else c.lower()) for c in snapshots.columns})
-    window_days = float(frame["window_days"].iloc[0])
+    window_days = float(frame["window_days"].iloc[0]) if len(frame) else float(_require(settings, "backtest_window_days"))
     started = time.perf_counter()
     progress(f"backtest: {frame['cutoff_date'].nunique()} cutoffs, {len(frame):,} customer snapshots")
     metrics, _ = run_backtest(
         frame,
-        top_share=float(settings.get("backtest_top_share", 0.10)),
-        rfm_high_segments=tuple(settings.get("backtest_rfm_high_segments") or ("Champions", "Loyal")),
+        top_share=float(_require(settings, "backtest_top_share")),
+        rfm_high_segments=tuple(_require(settings, "backtest_rfm_high_segments")),
         horizon_periods=window_days / rfm_unit_days(settings),
         time_unit=btyd_unit_name(settings),
-        kmeans_k=settings.get("backtest_kmeans_k"),
-        random_state=int(settings.get("cluster_random_state", 42)),
+        kmeans_k=_require(settings, "backtest_kmeans_k"),
+        random_state=int(_require(settings, "cluster_random_state")),
     )
+    for decision in backtest_decisions(metrics):
+        _logged(decision)
     progress(f"backtest: done in {time.perf_counter() - started:.1f}s")
     return metrics.sort_values(["cutoff_date", "method"], kind="stable").reset_index(drop=True)
+
+
+def backtest_decisions(metrics: pd.DataFrame) -> list[FitDecision]:
+    """One decision per backtest method, read from segment_backtest: fitted when
+    it ran on every cutoff (its notes, e.g. a convergence warning, as the
+    reason), reduced when on some (the others' notes as the reason), skipped
+    when on none or when there are no snapshots."""
+    from segkit.backtest import METHODS
+
+    step = "segment_backtest"
+    if metrics.empty:
+        return [FitDecision(step, m, "skipped", "no backtest snapshots (no customer with a purchase before the cutoffs)", 0)
+                for m in METHODS]
+    frame = metrics.assign(ran=metrics["predicted_high"].notna())
+    out = []
+    for method, g in frame.groupby("method", sort=False):
+        ran, cutoffs = int(g["ran"].sum()), len(g)
+        status = "fitted" if ran == cutoffs else ("skipped" if ran == 0 else "reduced")
+        noted = g[g["note"].notna() & (g["ran"] == (status == "fitted"))]
+        notes = "; ".join(f"{pd.Timestamp(d).date()}: {n}" for d, n in zip(noted["cutoff_date"], noted["note"])) or None
+        reason = notes if status == "fitted" else f"ran on {ran} of {cutoffs} cutoffs ({notes})"
+        out.append(FitDecision(step, str(method), status, reason, int(g["customers"].sum())))
+    return out
+
+
+def fit_log_step(settings: Mapping[str, Any], churn_input: pd.DataFrame, cluster_input: pd.DataFrame,
+                 clv_parameters: pd.DataFrame, backtest_metrics: pd.DataFrame) -> pd.DataFrame:
+    """model_fit_log: one row per Python model step and model, fitted / reduced /
+    skipped with the reason. The churn, tier-change and clustering rows come from
+    the same plan functions the steps run on the same inputs; the BTYD and
+    backtest rows from those steps' outputs (their fits can fail only once run)."""
+    decisions = [plan_churn(churn_input, settings), plan_tier_change(churn_input, settings),
+                 *plan_clustering(cluster_input, settings), *clv_decisions(clv_parameters),
+                 *backtest_decisions(backtest_metrics)]
+    return decisions_frame(decisions)
