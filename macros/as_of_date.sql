@@ -1,5 +1,6 @@
-{#- The date every time-relative figure is computed at: var('as_of_date') when
-    set, else the latest date found in the canonical inputs. Never current_date. -#}
+{#- The date every time-relative figure is computed at: setting('as_of_date') when
+    set, else the latest date among the rows used (the canonical inputs, after
+    staging rejected what it could not use). Never current_date. -#}
 {% macro as_of_date() -%}
   {%- set configured = setting('as_of_date') -%}
   {%- if configured is not none -%}
@@ -8,7 +9,9 @@
     (select cast(max(d) as date) from (
         select max(transacted_at) as d from {{ ref('int_transactions') }}
         union all select max(event_at) from {{ ref('int_events') }}
-        union all select max(coalesce(ended_at, started_at)) from {{ ref('int_subscriptions') }}
+        union all select max(started_at) from {{ ref('int_subscriptions') }}
+        -- a scheduled end (later than the plausible window) has not happened yet
+        union all select max(ended_at) from {{ ref('int_subscriptions') }} where ended_at < {{ input_date_window().high }}
         union all select max(signed_up_at) from {{ ref('int_customers') }}
     ))
   {%- endif -%}

@@ -13,7 +13,7 @@
   ],
   'transactions': [
     ('transaction_id', 'varchar'), ('customer_id', 'varchar'), ('transacted_at', 'timestamp'),
-    ('amount', 'decimal(18,2)'), ('product_id', 'varchar'), ('product_category', 'varchar'),
+    ('amount', 'decimal(18,2)'), ('order_id', 'varchar'), ('product_id', 'varchar'), ('product_category', 'varchar'),
     ('creator_id', 'varchar'), ('channel', 'varchar'), ('quantity', 'integer')
   ],
   'events': [
@@ -90,14 +90,13 @@
 {#- `files` (the user's own folder) and `demo` (the bundled generated business,
     data/demo) share one adapter: models/staging/files. -#}
 {% macro files_registry_entry() %}
-  {%- set keys = {'customers': 'customer_id', 'transactions': 'transaction_id',
-                  'events': 'customer_id', 'subscriptions': 'subscription_id'} -%}
   {%- set entry = {'entities': {}, 'quarantine': [], 'inputs': []} -%}
-  {%- for entity, key in keys.items() -%}
+  {%- for entity, spec in files_input_spec().items() -%}
     {%- do entry['entities'].update({entity: 'stg_files__' ~ entity}) -%}
     {%- do entry['quarantine'].append('stg_files__' ~ entity ~ '_rejected') -%}
     {%- do entry['inputs'].append({'source_table': entity, 'file_entity': entity,
-        'key': (var('column_map', {}) or {}).get(entity, {}).get(key, key) if entity != 'events' else none,
+        'key': (setting('column_map') or {}).get(entity, {}).get(spec.key, spec.key) if spec.key else none,
+        'base': 'base_files__' ~ entity,
         'used': 'stg_files__' ~ entity, 'rejected': 'stg_files__' ~ entity ~ '_rejected'}) -%}
   {%- endfor -%}
   {{ return(entry) }}
@@ -110,11 +109,34 @@
   {%- if input.get('raw') -%}
     {{ return(raw_relation(input.raw)) }}
   {%- endif -%}
-  {%- set file = input_file(input.file_entity) -%}
-  {%- if file is none -%}
+  {%- set source = input_source(input.file_entity) -%}
+  {%- if source.kind is none -%}
     {{ return('(select null as no_input where false)') }}
   {%- endif -%}
-  {{ return(read_input_file(file)) }}
+  {{ return('(select * exclude (_source_file) from ' ~ read_input(source) ~ ')') }}
+{% endmacro %}
+
+
+{#- An independent count of an input's raw records, as a scalar SQL expression:
+    for CSV the file's non-blank lines after the header, read as plain lines (no
+    delimiter, no quoting); for Parquet the row counts in the files' metadata; for
+    a seed or table its count(*). -#}
+{% macro raw_record_count(input) %}
+  {%- if input.get('raw') -%}
+    {{ return('(select count(*) from ' ~ raw_relation(input.raw) ~ ')') }}
+  {%- endif -%}
+  {%- set source = input_source(input.file_entity) -%}
+  {%- if source.kind is none -%}{{ return('0') }}{%- endif -%}
+  {%- set files = [] -%}
+  {%- for f in source.files -%}{%- do files.append(sql_string(f)) -%}{%- endfor -%}
+  {%- if source.kind == 'parquet' -%}
+    {{ return('(select coalesce(sum(num_rows), 0) from parquet_file_metadata([' ~ (files | join(', ')) ~ ']))') }}
+  {%- elif source.kind == 'csv' -%}
+    {{ return("(select count(*) filter (where line is not null) - count(distinct filename) from read_csv([" ~ (files | join(', ')) ~ "], "
+        ~ "header = false, columns = {'line': 'varchar'}, delim = chr(31), quote = '', escape = '', comment = '', "
+        ~ "auto_detect = false, strict_mode = false, filename = true))") }}
+  {%- endif -%}
+  {{ return('(select count(*) from ' ~ source.files[0] ~ ')') }}
 {% endmacro %}
 
 

@@ -2,7 +2,7 @@
     var('raw_files') (read with every column as text, so staging decides what
     is valid and rejects the rest with a reason). -#}
 {% macro raw_relation(seed_name) %}
-  {%- set overrides = var('raw_files', {}) or {} -%}
+  {%- set overrides = setting('raw_files') or {} -%}
   {%- if seed_name in overrides -%}
     read_csv('{{ overrides[seed_name] }}', header = true, all_varchar = true)
   {%- else -%}
@@ -98,9 +98,10 @@
 
 {#- The rows of a staging base model (every raw row, with rejection_reason and
     raw_row) that staging rejected, in the shape rejected_rows unions: dataset,
-    source_table, row_key, reason, raw_row, copy_number (identical raw rows are
-    told apart by their copy number). -#}
-{% macro quarantined_rows(base_model, source_table, key_expression) %}
+    source_table, row_key, reason, raw_row, source_file, line_number, copy_number
+    (identical raw rows are told apart by their copy number). `located`: the base
+    model has source_file and line_number columns (the files adapter). -#}
+{% macro quarantined_rows(base_model, source_table, key_expression, located=false) %}
 with checked as (
 
     select * from {{ ref(base_model) }}
@@ -112,10 +113,16 @@ final as (
     select
         '{{ var("dataset") }}'                              as dataset,
         '{{ source_table }}'                                as source_table,
+        {%- if located %}
+        coalesce({{ key_expression }}, 'line ' || cast(line_number as varchar), '(missing)') as row_key,
+        {%- else %}
         coalesce({{ key_expression }}, '(missing)')         as row_key,
+        {%- endif %}
         rejection_reason                                    as reason,
         cast(raw_row as varchar)                            as raw_row,
-        row_number() over (partition by raw_row order by rejection_reason) as copy_number
+        {{ 'cast(source_file as varchar)' if located else 'cast(null as varchar)' }} as source_file,
+        {{ 'cast(line_number as bigint)' if located else 'cast(null as bigint)' }}   as line_number,
+        row_number() over (partition by raw_row order by rejection_reason, {{ 'source_file, line_number' if located else 'rejection_reason' }}) as copy_number
     from checked
     where rejection_reason is not null
 

@@ -10,7 +10,7 @@
     dataset has that input, and null when the dataset has no such input at all;
     averages and ratios are null where undefined (no purchase, no quiz, ...). -#}
 {%- set ev = feature_event_names() -%}
-{%- set source = setting('clv_source', 'auto') -%}
+{%- set source = setting('clv_source') -%}
 
 with customers as (
 
@@ -134,7 +134,7 @@ joined as (
         subscription.tenure_months,
         customers.call_duration,
         customers.data_usage,
-        cast(subscription.plan_level = {{ sql_literal(setting('premium_plan_level', 'Premium')) }} as integer) as is_premium,
+        cast(subscription.plan_level = {{ sql_literal(setting('premium_plan_level')) }} as integer) as is_premium,
         coalesce(subscription.is_churned, false)                                   as is_churned,
         subscription.customer_id is not null                                        as has_subscription,
         subscription.customer_id is not null and not coalesce(subscription.is_churned, false)
@@ -203,7 +203,7 @@ derived as (
         case when courses_enrolled > 0
             then least({{ safe_divide('courses_completed', 'courses_enrolled') }}, 1.0)
         end                                                                         as completion_rate,
-        coalesce(days_since_last_purchase <= {{ setting('churn_inactivity_days', 90) }}, false)
+        coalesce(days_since_last_purchase <= {{ setting('churn_inactivity_days') }}, false)
                                                                                     as is_recent_buyer
     from joined
 

@@ -42,6 +42,35 @@ def _child(peak_file: str, cmd: list[str]) -> int:
 
 STEPS = ("clustering", "clv_forecast", "churn")
 
+# the input layer's load + validation of transactions, against a plain typed read of the same file
+LOAD_NODE = "base_files__transactions"
+LOAD_TARGET_RATIO = 2.0
+
+
+def _plain_typed_read(data: str) -> int:
+    """The floor for loading transactions: one `create table as select` with the
+    contract's casts and nothing else (no checks, no duplicate detection)."""
+    import duckdb
+
+    source = f"{data}/transactions.parquet" if Path(f"{data}/transactions.parquet").exists() else f"{data}/transactions/*.parquet"
+    target = Path(data).parent / "plain_read.duckdb"
+    target.unlink(missing_ok=True)
+    started = time.perf_counter()
+    # written to a database file in the profile's storage version, as the load is
+    with duckdb.connect(str(target), config={"storage_compatibility_version": "v1.4.0"}) as con:
+        con.execute("set preserve_insertion_order = true")
+        con.execute(f"""create table plain as select cast(transaction_id as varchar) as transaction_id,
+            cast(customer_id as varchar) as customer_id, cast(transacted_at as timestamp) as transacted_at,
+            cast(amount as decimal(18,2)) as amount, cast(product_id as varchar) as product_id,
+            cast(product_category as varchar) as product_category, cast(creator_id as varchar) as creator_id,
+            cast(channel as varchar) as channel, cast(quantity as integer) as quantity
+            from read_parquet('{source}')""")
+        rows = con.execute("select count(*) from plain").fetchall()[0][0]
+        con.execute("checkpoint")
+    target.unlink(missing_ok=True)
+    print(f"[bench] plain typed read: {rows:,} rows in {time.perf_counter() - started:.2f} s", file=sys.stderr)
+    return 0
+
 
 def _step(name: str, db: str) -> int:
     """Run one Python step alone on a built bench warehouse (read-only), so its own
@@ -70,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         return _child(argv[1], argv[3:])
     if argv[:1] == ["--step"]:
         return _step(argv[1], argv[2])
+    if argv[:1] == ["--plain-read"]:
+        return _plain_typed_read(argv[1])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
@@ -117,6 +148,14 @@ def main(argv: list[str] | None = None) -> int:
         timed = sorted(((r["execution_time"], r["unique_id"].split(".")[-1], r["status"]) for r in rows), reverse=True)
         report += ["", "| node | seconds | status |", "| --- | ---: | --- |"]
         report += [f"| {name} | {t:.1f} | {status} |" for t, name, status in timed[:25]]
+        load = next((t for t, name, _ in timed if name == LOAD_NODE), None)
+        if load is not None:
+            plain, _, rc_p = _run([sys.executable, "-m", "segkit.bench", "--plain-read", str(data)], env, out / "plain_read.log")
+            # the child's wall time includes starting Python and DuckDB; subtract nothing (conservative)
+            ratio = load / plain if plain else float("nan")
+            report += ["", f"Input layer: {LOAD_NODE} (load + validate transactions) {load:.1f} s against a plain typed "
+                       f"read of the same file (create table as select with the casts) {plain:.1f} s in the same run: "
+                       f"ratio {ratio:.2f} (target <= {LOAD_TARGET_RATIO:.0f}: {'met' if ratio <= LOAD_TARGET_RATIO else 'NOT met'})."]
     if db.exists() and rc == 0:
         report += ["", "Python steps alone on the built warehouse (fit + score, one process each):", ""]
         for step in STEPS:

@@ -29,6 +29,8 @@ def test_files_dataset_with_column_map(tmp_path):
     (data / "transactions.csv").write_text(ORDERS)
     result = run_dbt(tmp_path, vars={
         "dataset": "files", "input_dir": str(data), "as_of_date": "2024-03-31",
+        # a deliberately dirty sample: 2 of 7 transactions are bad
+        "input_max_rejected_share": 0.5,
         "column_map": {
             "customers": {"customer_id": "cust", "signed_up_at": "joined"},
             "transactions": {"transaction_id": "order_no", "customer_id": "cust", "transacted_at": "order_date",
@@ -36,7 +38,7 @@ def test_files_dataset_with_column_map(tmp_path):
         }}, extra=["--exclude-resource-type", "unit_test"])
     assert result.returncode == 0, result.output[-4000:]
     # absent inputs are announced, not fatal
-    assert "no events file" in result.output and "no subscriptions file" in result.output
+    assert "no events input" in result.output and "no subscriptions input" in result.output
     recon = {r[0]: r[1:] for r in result.query(
         "select source_table, rows_in, rows_used, rows_rejected, is_reconciled from input_reconciliation")}
     assert recon["customers"] == (4, 3, 1, True)

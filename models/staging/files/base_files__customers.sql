@@ -1,5 +1,5 @@
-{{ config(materialized='table') }}
-{#- Every row of the customers input file, typed, with the reason it cannot be used
-    (null when it can). One scan of the file; read by stg_files__customers and
-    stg_files__customers_rejected. -#}
-{{ files_base('customers', required=['customer_id'], key='customer_id', customer_check=false, extra_checks=[]) }}
+{#- Every raw row of the customers input, typed exactly, with the reason it cannot be used
+    (null when it can) and where it came from: a table, one scan of the input, whose
+    hooks add the lines the CSV reader could not split and choose among rows sharing
+    a key (macros/file_inputs.sql). -#}
+{{ files_base('customers') }}

@@ -1,5 +1,5 @@
-{{ config(materialized='table') }}
-{#- Every row of the events input file, typed, with the reason it cannot be used
-    (null when it can). One scan of the file; read by stg_files__events and
-    stg_files__events_rejected. -#}
-{{ files_base('events', required=['customer_id', 'event_at', 'event_name'], key=none, customer_check=true, extra_checks=[]) }}
+{#- Every raw row of the events input, typed exactly, with the reason it cannot be used
+    (null when it can) and where it came from: a table, one scan of the input, whose
+    hooks add the lines the CSV reader could not split and choose among rows sharing
+    a key (macros/file_inputs.sql). -#}
+{{ files_base('events') }}

@@ -1,5 +1,5 @@
-{{ config(materialized='table') }}
-{#- Every row of the transactions input file, typed, with the reason it cannot be used
-    (null when it can). One scan of the file; read by stg_files__transactions and
-    stg_files__transactions_rejected. -#}
-{{ files_base('transactions', required=['transaction_id', 'customer_id', 'transacted_at', 'amount'], key='transaction_id', customer_check=true, extra_checks=[]) }}
+{#- Every raw row of the transactions input, typed exactly, with the reason it cannot be used
+    (null when it can) and where it came from: a table, one scan of the input, whose
+    hooks add the lines the CSV reader could not split and choose among rows sharing
+    a key (macros/file_inputs.sql). -#}
+{{ files_base('transactions') }}

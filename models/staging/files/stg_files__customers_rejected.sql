@@ -1,2 +1,2 @@
-{#- customers input rows staging could not use, with the reason; unioned into rejected_rows. -#}
-{{ files_rejected('base_files__customers', 'customers', 'customer_id') }}
+{#- customers input rows staging could not use, with the reason, file and line; unioned into rejected_rows. -#}
+{{ files_rejected('base_files__customers', 'customers') }}

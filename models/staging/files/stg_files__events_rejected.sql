@@ -1,2 +1,2 @@
-{#- events input rows staging could not use, with the reason; unioned into rejected_rows. -#}
-{{ files_rejected('base_files__events', 'events', 'customer_id') }}
+{#- events input rows staging could not use, with the reason, file and line; unioned into rejected_rows. -#}
+{{ files_rejected('base_files__events', 'events') }}

@@ -1,2 +1,2 @@
-{#- subscriptions input rows staging could not use, with the reason; unioned into rejected_rows. -#}
-{{ files_rejected('base_files__subscriptions', 'subscriptions', 'subscription_id') }}
+{#- subscriptions input rows staging could not use, with the reason, file and line; unioned into rejected_rows. -#}
+{{ files_rejected('base_files__subscriptions', 'subscriptions') }}

@@ -1,2 +1,2 @@
-{#- transactions input rows staging could not use, with the reason; unioned into rejected_rows. -#}
-{{ files_rejected('base_files__transactions', 'transactions', 'transaction_id') }}
+{#- transactions input rows staging could not use, with the reason, file and line; unioned into rejected_rows. -#}
+{{ files_rejected('base_files__transactions', 'transactions') }}
