@@ -25,7 +25,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	@touch $@
 
-## make demo [DATASET=nexa_sat]: build a dataset (default: the project default) and print a summary
+## make demo [DATASET=nexa_sat]: build a dataset (default: the project default) and print a summary.
+## dbt builds warehouse/.build/<dataset>.duckdb and, once every model and test passed, publishes
+## it as warehouse/<dataset>.duckdb (the file BI tools open; see README "Connecting a BI tool")
 demo: install
 	@mkdir -p warehouse
 	$(DBT) build $(DBT_FLAGS) $(DBT_VARS)
@@ -41,7 +43,7 @@ test-dbt: install
 	@mkdir -p warehouse/test
 	@for ds in nexa_sat classplus lita cdnow demo; do \
 	  echo "== dbt build, dataset $$ds =="; \
-	  rm -f warehouse/test/$$ds.duckdb; \
+	  rm -f warehouse/test/$$ds.duckdb warehouse/test/.build/$$ds.duckdb; \
 	  SEGMENTS_DB=warehouse/test/$$ds.duckdb $(DBT) build $(DBT_FLAGS) --vars "{dataset: $$ds}" --target-path target/test_$$ds || exit 1; \
 	done
 

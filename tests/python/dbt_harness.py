@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +18,14 @@ SHARED_DATASETS = PROJECT_DIR.parent / "shared" / "datasets"
 
 @dataclass
 class DbtResult:
+    """What a dbt run left. db_path is the warehouse the run produced: the
+    published file when the run published it (a full, passing `dbt build`), else
+    the run's own build database (a partial or failed build publishes nothing)."""
     returncode: int
     output: str
     db_path: Path
+    published_path: Path | None = None
+    build_path: Path | None = None
 
     def query(self, sql: str) -> list[tuple]:
         with duckdb.connect(str(self.db_path), read_only=True) as con:
@@ -46,5 +52,9 @@ def run_dbt(workdir: Path, command: str = "build", vars: dict | None = None,
         args += ["--vars", json.dumps(vars)]
     args += extra or []
     # started from workdir, not the project: paths must not depend on the cwd
+    started = time.time()
     proc = subprocess.run(args, cwd=workdir, env=env, capture_output=True, text=True)
-    return DbtResult(proc.returncode, proc.stdout + proc.stderr, db_path)
+    build_path = workdir / ".build" / db_name
+    published_now = db_path.exists() and db_path.stat().st_mtime >= started - 1
+    return DbtResult(proc.returncode, proc.stdout + proc.stderr, db_path if published_now else build_path,
+                     published_path=db_path, build_path=build_path)

@@ -90,7 +90,9 @@ def test_customer_funnel_matches_reference_with_object_matching(demo):
 
 
 def test_customer_funnel_matches_reference_without_object_matching(demo, tmp_path):
-    shutil.copy(demo.db_path, tmp_path / "warehouse.duckdb")
+    # start from the demo build: `dbt run` writes the build database (.build/)
+    (tmp_path / ".build").mkdir()
+    shutil.copy(demo.db_path, tmp_path / ".build" / "warehouse.duckdb")
     other = run_dbt(tmp_path, command="run",
                     vars={"dataset": "files", "input_dir": str(demo.data_dir), "funnel_match_object": False},
                     extra=["--select", "customer_funnel"])

@@ -113,9 +113,11 @@ def reference_rfm(customers: pd.DataFrame, tx: pd.DataFrame, as_of: pd.Timestamp
 
 
 def built_rfm(workdir: Path) -> pd.DataFrame:
+    """customer_rfm of the partial builds in workdir (a partial build is not
+    published: it is read from the build database)."""
     import duckdb
 
-    with duckdb.connect(str(workdir / "warehouse.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(workdir / ".build" / "warehouse.duckdb"), read_only=True) as con:
         df = con.execute(
             "select customer_id, frequency, recency, T, monetary_value, orders, "
             "cast(total_spend * 100 as bigint) as total_cents, as_of_date from customer_rfm").df()
