@@ -23,7 +23,34 @@
 {% macro as_of_bounds() %}
     select
         cast(as_of_date as timestamp)                                as as_of_at,
-        cast(as_of_date as timestamp) + interval 1 day               as as_of_end,
+        {{ as_of_end('as_of_date') }}                                as as_of_end,
         cast({{ dbt.date_trunc('month', 'as_of_date') }} as date)    as as_of_month
     from (select {{ as_of_date() }} as as_of_date) as d
 {% endmacro %}
+
+
+{#- The first instant after the as-of day `as_of_date` (a date expression):
+    everything strictly before it is known at the as-of date, nothing from it on. -#}
+{% macro as_of_end(as_of_date) -%}
+  (cast({{ as_of_date }} as timestamp) + interval 1 day)
+{%- endmacro %}
+
+
+{#- The one test of "open at the as-of date" for a subscription period (`period`
+    is the relation alias with started_at and ended_at; `as_of_end` the first
+    instant after the as-of day, as_of_bounds().as_of_end): started before the
+    end of the as-of day (or no start recorded) and not ended by then. A period
+    that ended during the as-of day (e.g. 23:13 on it) is not open; one ending
+    after the as-of day is, since that end is not known yet. -#}
+{% macro is_open_at_as_of(period, as_of_end) -%}
+  ({{ is_started_by_as_of(period, as_of_end) }}
+    and ({{ period }}.ended_at is null or {{ period }}.ended_at >= {{ as_of_end }}))
+{%- endmacro %}
+
+
+{#- A subscription period known at the as-of date: started before the end of the
+    as-of day, or no start recorded (the telecom snapshot). Later periods do not
+    count anywhere. -#}
+{% macro is_started_by_as_of(period, as_of_end) -%}
+  ({{ period }}.started_at is null or {{ period }}.started_at < {{ as_of_end }})
+{%- endmacro %}

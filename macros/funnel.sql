@@ -28,7 +28,7 @@
 {#- `column < the day after the as-of date`: the rows the marts see when
     var('as_of_date') points into the past (null rows excluded). -#}
 {% macro is_on_or_before_as_of(column) -%}
-  {{ column }} < {{ dbt.dateadd('day', 1, 'cast(' ~ as_of_date() ~ ' as timestamp)') }}
+  {{ column }} < {{ as_of_end(as_of_date()) }}
 {%- endmacro %}
 
 

@@ -26,6 +26,7 @@ snap_transactions as (
         count(distinct t.transaction_id) filter (where cast(t.transacted_at as date) <= cutoffs.cutoff_date
             and cast(t.transacted_at as date) > cutoffs.cutoff_date - {{ inactivity_days }} and t.amount > 0) as recent_orders,
         max(cast(t.transacted_at as date)) filter (where cast(t.transacted_at as date) <= cutoffs.cutoff_date) as last_purchase_date,
+        max(t.transacted_at) filter (where cast(t.transacted_at as date) <= cutoffs.cutoff_date and t.amount >= 0) as last_purchase_at,
         min(cast(t.transacted_at as date)) filter (where cast(t.transacted_at as date) <= cutoffs.cutoff_date) as first_purchase_date,
         coalesce(sum(t.amount) filter (where cast(t.transacted_at as date) > cutoffs.cutoff_date
             and cast(t.transacted_at as date) <= cutoffs.cutoff_date + {{ window_days }}), 0) as next_value,
@@ -68,17 +69,14 @@ snap_subscriptions as (
     select
         cutoffs.cutoff_date,
         s.customer_id,
-        arg_max(s.plan_level, s.started_at) filter (where cast(s.started_at as date) <= cutoffs.cutoff_date
-            and (s.ended_at is null or cast(s.ended_at as date) > cutoffs.cutoff_date))     as plan_level,
-        arg_max(s.monthly_amount, s.started_at) filter (where cast(s.started_at as date) <= cutoffs.cutoff_date
-            and (s.ended_at is null or cast(s.ended_at as date) > cutoffs.cutoff_date))     as monthly_amount,
+        arg_max(s.plan_level, s.started_at) filter (where {{ is_open_at_as_of('s', as_of_end('cutoffs.cutoff_date')) }}) as plan_level,
+        arg_max(s.monthly_amount, s.started_at) filter (where {{ is_open_at_as_of('s', as_of_end('cutoffs.cutoff_date')) }}) as monthly_amount,
         min(cast(s.started_at as date)) filter (where cast(s.started_at as date) <= cutoffs.cutoff_date) as first_subscribed_date,
         count(*) filter (where cast(s.started_at as date) <= cutoffs.cutoff_date)           as subscription_periods,
         count(*) filter (where cast(s.ended_at as date) <= cutoffs.cutoff_date and s.end_reason = 'upgrade')   as past_upgrades,
         count(*) filter (where cast(s.ended_at as date) <= cutoffs.cutoff_date and s.end_reason = 'downgrade') as past_downgrades,
         count(*) filter (where cast(s.ended_at as date) <= cutoffs.cutoff_date and s.end_reason = 'cancel')    as past_cancels,
-        bool_or(cast(s.started_at as date) <= cutoffs.cutoff_date + {{ window_days }}
-            and (s.ended_at is null or cast(s.ended_at as date) > cutoffs.cutoff_date + {{ window_days }}))      as is_subscribed_at_window_end,
+        bool_or({{ is_open_at_as_of('s', as_of_end('cutoffs.cutoff_date + ' ~ window_days)) }}) as is_subscribed_at_window_end,
         arg_min(coalesce(s.end_reason, 'cancel'), s.ended_at) filter (where cast(s.ended_at as date) > cutoffs.cutoff_date
             and cast(s.ended_at as date) <= cutoffs.cutoff_date + {{ window_days }})            as first_change_in_window
     from {{ ref('int_subscriptions') }} as s
@@ -117,13 +115,13 @@ snapshot_features as (
         coalesce(s.past_downgrades, 0)                                      as past_downgrades,
         coalesce(s.past_cancels, 0)                                         as past_cancels,
         s.plan_level is not null                                            as is_subscribed,
-        -- active at the cutoff: a subscription covering it, or a purchase in
-        -- the {{ inactivity_days }} days before it
-        (s.plan_level is not null or coalesce(t.recent_orders, 0) > 0)      as is_active,
+        -- active at the cutoff (macros/active.sql): a subscription open at it,
+        -- or a purchase within the inactivity window ending with it
+        {{ is_active_at_as_of('s.plan_level is not null', 't.last_purchase_at', as_of_end('c.cutoff_date')) }} as is_active,
         -- what happened in the window after the cutoff
         cast(coalesce(t.next_value, 0) as double)                           as next_value,
         coalesce(t.next_orders, 0)                                          as next_orders,
-        (s.plan_level is not null or coalesce(t.recent_orders, 0) > 0)
+        {{ is_active_at_as_of('s.plan_level is not null', 't.last_purchase_at', as_of_end('c.cutoff_date')) }}
           and not (coalesce(s.is_subscribed_at_window_end, false) or coalesce(t.next_orders, 0) > 0) as is_churned_next,
         case
             when s.plan_level is null then null

@@ -48,7 +48,7 @@ as_of as (
         as_of_date,
         cast(as_of_date as timestamp)                                as as_of_at,
         -- everything up to the end of the as-of day counts
-        cast(as_of_date as timestamp) + interval 1 day               as as_of_end
+        {{ as_of_end('as_of_date') }}                                as as_of_end
     from (select {{ as_of_date() }} as as_of_date) as d
 
 ),
@@ -78,7 +78,7 @@ subscription_value as (
         min(periods.started_at)                                      as first_started_at
     from periods
     cross join as_of
-    where periods.started_at is null or periods.started_at < as_of.as_of_end
+    where {{ is_started_by_as_of('periods', 'as_of.as_of_end') }}
     group by periods.customer_id
 
 ),
@@ -137,8 +137,8 @@ joined as (
         cast(subscription.plan_level = {{ sql_literal(setting('premium_plan_level')) }} as integer) as is_premium,
         coalesce(subscription.is_churned, false)                                   as is_churned,
         subscription.customer_id is not null                                        as has_subscription,
-        subscription.customer_id is not null and not coalesce(subscription.is_churned, false)
-                                                                                    as has_active_subscription,
+        -- the latest period started by the as-of date is open then (is_open_at_as_of)
+        coalesce(subscription.has_active_subscription, false)                       as has_active_subscription,
         subscription_value.subscription_revenue,
 
         -- transactions (0 / null conventions above)
@@ -194,7 +194,14 @@ derived as (
 
     select
         *,
-        {{ safe_divide('total_spend', 'orders') }}                                  as avg_order_value,
+        -- total_spend / orders in exact decimal arithmetic (DuckDB divides
+        -- decimals in DOUBLE): integer division of cents, rounded half away from
+        -- zero at 12 decimals, so clv_score rounds exact .xx5 values correctly
+        case when orders > 0 then
+            sign(total_spend) * cast(
+                (abs(cast(total_spend * 100 as hugeint)) * 20000000000 + orders) // (2 * orders)
+            as decimal(38, 0)) * cast(0.000000000001 as decimal(13, 12))
+        end                                                                         as avg_order_value,
         case when first_seen_at < as_of_end
             then {{ dbt.datediff('first_seen_at', 'as_of_date', 'day') }}
         end                                                                         as tenure_days,
@@ -203,8 +210,8 @@ derived as (
         case when courses_enrolled > 0
             then least({{ safe_divide('courses_completed', 'courses_enrolled') }}, 1.0)
         end                                                                         as completion_rate,
-        coalesce(days_since_last_purchase <= {{ setting('churn_inactivity_days') }}, false)
-                                                                                    as is_recent_buyer
+        -- a purchase within the inactivity window (macros/active.sql)
+        {{ is_recent_purchase('last_purchase_at', 'as_of_end') }}                   as is_recent_buyer
     from joined
 
 ),
@@ -224,11 +231,8 @@ valued as (
             when 'transactions' then coalesce(orders, 0) > 0
             else has_subscription or coalesce(orders, 0) > 0
         end                                                                         as has_value_history,
-        case clv_source
-            when 'subscription' then has_active_subscription
-            when 'transactions' then is_recent_buyer
-            else has_active_subscription or is_recent_buyer
-        end                                                                         as is_active_customer
+        -- "active", the one definition (macros/active.sql)
+        {{ is_active_at_as_of('has_active_subscription', 'last_purchase_at', 'as_of_end') }} as is_active_customer
     from derived
 
 ),

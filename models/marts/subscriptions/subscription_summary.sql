@@ -1,18 +1,29 @@
 {#- Subscription periods summarised along several dimensions at once (the LITA
     study's revenue by region, by plan and by quarter of start; active vs
     cancelled; average duration; cancellations by region). One row per
-    dimension value; dimension 'all' is the total. -#}
+    dimension value; dimension 'all' is the total. Status: 'cancelled' (ended
+    with a cancellation), 'active' (open at the as-of date: is_open_at_as_of,
+    so a period ended during the as-of day is not active), else 'ended'. -#}
 {%- set dimensions = {
     'all': "'all'",
     'region': "coalesce(customers.region, '(unknown)')",
     'plan_level': "coalesce(periods.plan_level, '(unknown)')",
     'start_quarter': "strftime(periods.started_at, '%Y') || '-Q' || cast(quarter(periods.started_at) as varchar)",
-    'status': "case when periods.is_churned then 'cancelled' when periods.ended_at is null or periods.ended_at > " ~ as_of_date() ~ " then 'active' else 'ended' end"
+    'status': "case when periods.is_churned then 'cancelled' when " ~ is_open_at_as_of('periods', 'as_of.as_of_end') ~ " then 'active' else 'ended' end"
 } -%}
 
-with periods as (
+with as_of as (
 
-    select * from {{ ref('int_subscriptions') }}
+    {{ as_of_bounds() }}
+
+),
+
+-- the periods started by the as-of date (later ones are not known yet)
+periods as (
+
+    select periods.*
+    from {{ ref('int_subscriptions') }} as periods
+    where {{ is_started_by_as_of('periods', '(select as_of_end from as_of)') }}
 
 ),
 
@@ -37,6 +48,7 @@ enriched as (
         ) as period_revenue,
         {{ dbt.datediff('periods.started_at', 'coalesce(periods.ended_at, ' ~ as_of_date() ~ ')', 'day') }} as duration_days
     from periods
+    cross join as_of
     left join customers using (customer_id)
 
 ),

@@ -1,0 +1,157 @@
+"""Definitions that must be exact (issue 9): the as-of cut-off, "open at the
+as-of date", "active", and exact decimal clv_score, on the bundled demo data.
+
+Two partial builds of the demo dataset (few models, no Python step): one at the
+default as-of date (the latest date in the data, 2024-12-31) and one at a past
+as-of date. Each figure is recomputed here from the intermediate layer with the
+stated rule, so a second, drifted copy of a definition shows up as a mismatch."""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+import pytest
+import yaml
+
+from dbt_harness import PROJECT_DIR, run_dbt
+
+PAST_AS_OF = "2024-06-30"
+# no --indirect-selection eager: a relationships test of an unselected child
+# (campaign_targets -> customer_clv) would run against a table not built
+PARTIAL = ["--indirect-selection", "cautious"]
+
+
+def _partial_build(workdir, select: str, vars: dict):
+    result = run_dbt(workdir, vars={"dataset": "demo", **vars}, extra=["--select", *select.split(), *PARTIAL])
+    assert result.returncode == 0, result.output[-4000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def today(tmp_path_factory):
+    return _partial_build(tmp_path_factory.mktemp("definitions_today"),
+                          "+subscription_summary +customer_clv +churn_model_input", {})
+
+
+@pytest.fixture(scope="module")
+def past(tmp_path_factory):
+    return _partial_build(tmp_path_factory.mktemp("definitions_past"),
+                          "+customer_clv +customer_features +churn_by_segment", {"as_of_date": PAST_AS_OF})
+
+
+# -- 3.4: open at the as-of date = no end, or an end after the as-of *day* ------
+
+def test_subscription_ended_on_the_as_of_day_is_not_active(today):
+    # S0002376 ended by downgrade at 23:13:45 on the as-of day (2024-12-31)
+    ended_at, reason = today.query("select ended_at, end_reason from intermediate.int_subscriptions "
+                                   "where subscription_id = 'S0002376'")[0]
+    assert (str(ended_at), reason) == ("2024-12-31 23:13:45", "downgrade")
+    subscriptions, customers = today.query(
+        "select subscriptions, customers from subscription_summary "
+        "where dimension_name = 'status' and dimension_value = 'active'")[0]
+    # recomputed: not cancelled, and no end or an end from 2025-01-01 00:00 on
+    expected = today.scalar("""
+        select count(*) from intermediate.int_subscriptions
+        where not coalesce(is_churned, false)
+          and (ended_at is null or ended_at >= timestamp '2025-01-01')""")
+    assert subscriptions == expected == 733
+    # nobody holds two open subscriptions at once
+    assert customers == subscriptions
+
+
+# -- 3.6: nothing may see a subscription that starts after the as-of date -------
+
+def test_past_as_of_date_ignores_later_subscriptions(past):
+    as_of_end = f"(date '{PAST_AS_OF}' + interval 1 day)"
+    known = f"(select * from intermediate.int_subscriptions where started_at < {as_of_end})"
+    # customers whose every subscription starts after the as-of date (275 on the demo data)
+    later_only = past.scalar(f"""
+        select count(*) from (select customer_id from intermediate.int_subscriptions
+                              group by 1 having min(started_at) >= {as_of_end})""")
+    assert later_only > 0
+    # the latest plan known at the as-of date, and whether it is open then
+    expected = f"""
+        select customer_id,
+               arg_max(plan_level, started_at) as plan_level,
+               arg_max(ended_at is null or ended_at >= {as_of_end}, started_at) as is_open
+        from {known} group by customer_id"""
+    features = past.query(f"""
+        select count(*) filter (where f.has_subscription is distinct from (e.customer_id is not null)),
+               count(*) filter (where f.plan_level is distinct from e.plan_level),
+               count(*) filter (where f.has_active_subscription is distinct from coalesce(e.is_open, false)),
+               count(*) filter (where e.customer_id is null and f.subscription_revenue is not null)
+        from intermediate.int_customer_value_features as f
+        left join ({expected}) as e using (customer_id)""")[0]
+    assert features == (0, 0, 0, 0)
+    # the marts: a customer without a known subscription has no plan, tenure or subscription value
+    for mart in ("customer_clv", "customer_features"):
+        leaked = past.scalar(f"""
+            select count(*) from {mart}
+            where customer_id not in (select customer_id from {known})
+              and (plan_level is not null or monthly_amount is not null
+                   or tenure_months is not null or subscription_revenue is not null)""")
+        assert leaked == 0, mart
+    # churn_by_segment's plan_level rows count exactly the customers subscribed by then
+    by_plan = dict(past.query("select dimension_value, customers from churn_by_segment "
+                              "where dimension_name = 'plan_level'"))
+    expected_by_plan = dict(past.query(f"""
+        select coalesce(e.plan_level, '(no subscription)'), count(*)
+        from intermediate.int_customer_value_features as f
+        left join ({expected}) as e using (customer_id)
+        where f.has_value_history group by 1"""))
+    assert by_plan == expected_by_plan
+    # active in customer_clv (clv_population active) = open subscription then or a recent purchase
+    assert past.scalar(f"""
+        select count(*) from customer_clv as c left join ({expected}) as e using (customer_id)
+        where c.subscription_revenue is not null and e.customer_id is null""") == 0
+
+
+# -- section 2: one "active", the same set in customer_clv and churn_model_input -
+
+def test_active_sets_of_clv_and_churn_model_coincide(today):
+    # clv_population is active (the project default): customer_clv holds the active customers
+    assert today.scalar("select bool_and(is_active_customer) from customer_clv")
+    clv = {r[0] for r in today.query("select customer_id from customer_clv")}
+    scored = {r[0] for r in today.query("select customer_id from churn_model_input where split = 'score'")}
+    assert clv == scored, (sorted(clv - scored)[:10], sorted(scored - clv)[:10])
+    # the inactivity window is 90 days ending with the as-of day, both inclusive:
+    # a purchase 89 days before the as-of date is recent, 90 days before is not
+    for customer_id in ("C000856", "C002148", "C002805"):
+        days, open_sub = today.query(f"""
+            select days_since_last_purchase, has_active_subscription
+            from intermediate.int_customer_value_features where customer_id = '{customer_id}'""")[0]
+        assert (days, open_sub) == (90, False)
+        assert customer_id not in clv
+    assert today.scalar("""
+        select count(*) from intermediate.int_customer_value_features
+        where is_active_customer is distinct from (has_active_subscription or coalesce(days_since_last_purchase < 90, false))""") == 0
+
+
+# -- 3.5: clv_score in exact decimal arithmetic --------------------------------
+
+def _exact_score(weights: dict, row: dict, scale: int) -> Decimal:
+    total = Fraction(0)
+    for feature, weight in weights.items():
+        if feature == "avg_order_value":
+            value = Fraction(row["total_spend"]) / row["orders"] if row["orders"] else Fraction(0)
+        else:
+            value = Fraction(row[feature] or 0)
+        total += Fraction(str(weight)) * value
+    exact = Decimal(total.numerator) / Decimal(total.denominator)
+    return exact.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+
+
+def test_clv_score_is_exact_decimal(today):
+    project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+    weights = project["clv_score_weights_by_source"]["combined"]
+    scale = project["clv_score_scale"]
+    columns = ["customer_id", "clv_source", "clv_score", "total_spend", "subscription_revenue", "orders", "active_days"]
+    rows = [dict(zip(columns, r)) for r in today.query("""
+        select c.customer_id, c.clv_source, c.clv_score, f.total_spend, f.subscription_revenue, f.orders, f.active_days
+        from customer_clv as c inner join intermediate.int_customer_value_features as f using (customer_id)""")]
+    assert rows and {r["clv_source"] for r in rows} == {"combined"}
+    wrong = [(r["customer_id"], r["clv_score"], _exact_score(weights, r, scale)) for r in rows
+             if r["clv_score"] != _exact_score(weights, r, scale)]
+    assert wrong == []
+    # C000860 is exactly 40.495: half up -> 40.50 (DOUBLE arithmetic gave 40.49)
+    assert today.scalar("select clv_score from customer_clv where customer_id = 'C000860'") == Decimal("40.50")
