@@ -108,6 +108,7 @@ def test_dates_that_lie_are_quarantined_and_as_of_comes_from_used_rows(dirty):
     assert "outside the plausible window" in reasons["T900009"]
     assert "outside the plausible window" in _reasons(result, "customers")["C900002"]
     assert result.scalar("select max(resolved_as_of_date) from run_settings") == "2024-12-31"
+    assert result.scalar("select max(resolved_input_date_max) from run_settings") == "2026-12-01"
     assert result.scalar("select min(cohort_month) from cohort_retention") >= __import__("datetime").date(2023, 1, 1)
     row = result.query("select ended_at, started_at from intermediate.int_subscriptions where subscription_id = 'S900001'")
     assert row and row[0][0] is None                      # open, not a crash
@@ -190,6 +191,11 @@ def test_orders_only_folder_builds_every_transaction_mart(tmp_path):
         assert result.scalar(f"select count(*) from {table}") > 0, table
     assert result.scalar("select count(*) from customer_rfm") == len(buyers)
     assert result.scalar("select count(*) from rejected_rows") == 0
+    # the default window ends on the build day, and run_settings records which day that was
+    import datetime
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    assert result.scalar("select max(resolved_input_date_max) from run_settings") in \
+        {str(today), str(today - datetime.timedelta(days=1))}
 
 
 def _stops(tmp_path, vars: dict, *needles: str, select: str | None = None):

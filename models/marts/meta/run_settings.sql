@@ -21,10 +21,13 @@ final as (
         setting_name,
         value_json,
         {%- if setting('as_of_date') is none %}
-        cast({{ as_of_date() }} as varchar)     as resolved_as_of_date
+        cast({{ as_of_date() }} as varchar)     as resolved_as_of_date,
         {%- else %}
-        '{{ setting("as_of_date") }}'           as resolved_as_of_date
+        '{{ setting("as_of_date") }}'           as resolved_as_of_date,
         {%- endif %}
+        {#- the upper end of the inputs' plausible date window (input_date_max, null =
+            the day the build ran): recorded so the build can be reproduced -#}
+        '{{ setting("input_date_max") or run_started_at.strftime("%Y-%m-%d") }}' as resolved_input_date_max
     from settings
 
 )
