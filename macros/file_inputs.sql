@@ -194,13 +194,16 @@
     `src_type` as contract type `type`, and the condition under which a non-blank
     raw value could not be taken exactly: {value, bad, inexact}. A value is kept
     exactly or the row is rejected: never rounded, truncated or re-zoned silently. -#}
-{% macro typed_value(src, src_type, type) %}
+{% macro typed_value(src, src_type, type, text_source=true) %}
   {%- set text_like = src_type in (none, 'VARCHAR', 'EXPRESSION') -%}
   {%- set text = 'nullif(trim(cast(' ~ src ~ ' as varchar)), \'\')' -%}
   {%- if src == 'null' -%}
     {{ return({'value': 'cast(null as ' ~ type ~ ')', 'bad': 'false', 'inexact': 'false'}) }}
   {%- elif type == 'varchar' -%}
-    {{ return({'value': text, 'bad': 'false', 'inexact': 'contains(' ~ text ~ ', chr(0))'}) }}
+    {#- text from a CSV field (or an expression) is trimmed, as CSV readers do; a
+        typed input's (Parquet, table) string is kept as stored -#}
+    {%- set kept = text if (text_source or src_type == 'EXPRESSION') else 'nullif(cast(' ~ src ~ ' as varchar), \'\')' -%}
+    {{ return({'value': kept, 'bad': 'false', 'inexact': 'contains(' ~ kept ~ ', chr(0))'}) }}
   {%- elif type == 'boolean' -%}
     {%- if src_type == 'BOOLEAN' -%}{{ return({'value': src, 'bad': 'false', 'inexact': 'false'}) }}{%- endif -%}
     {{ return({'value': parse_yes_no(src), 'bad': is_unparseable(src, parse_yes_no(src)), 'inexact': 'false'}) }}
@@ -283,7 +286,7 @@
   {%- set cols = {} -%}
   {%- for name, type in contract_columns -%}
     {%- set src = source_column(entity, name, columns) -%}
-    {%- do cols.update({name: typed_value(src.sql, src.type, type)}) -%}
+    {%- do cols.update({name: typed_value(src.sql, src.type, type, source.kind == 'csv')}) -%}
     {%- do cols[name].update({'src': src.sql, 'type': type}) -%}
   {%- endfor %}
 

@@ -317,10 +317,10 @@ def test_parquet_input_keeps_timezone_and_exactness(tmp_path):
     data.mkdir()
     with duckdb.connect() as con:
         con.execute(f"""copy (select * from (values
-            ('p1', 'a1', timestamptz '2024-06-11 23:30:00+05:00', 10.5::double),
-            ('p2', 'a1', timestamptz '2024-06-12 10:00:00+00:00', 10.005::double),
-            ('p3', 'a2', timestamptz '2024-06-13 10:00:00+00:00', 3.0::double))
-            t(transaction_id, customer_id, transacted_at, amount)) to '{data}/transactions.parquet' (format parquet)""")
+            ('p1', 'a1', timestamptz '2024-06-11 23:30:00+05:00', 10.5::double, ' web '),
+            ('p2', 'a1', timestamptz '2024-06-12 10:00:00+00:00', 10.005::double, 'app'),
+            ('p3', 'a2', timestamptz '2024-06-13 10:00:00+00:00', 3.0::double, 'app'))
+            t(transaction_id, customer_id, transacted_at, amount, channel)) to '{data}/transactions.parquet' (format parquet)""")
     result = run_selected(tmp_path, vars={"dataset": "files", "input_dir": str(data), "input_max_rejected_share": 0.5},
                           select=["+int_transactions", "+input_reconciliation"])
     assert result.returncode == 0, result.output[-4000:]
@@ -328,6 +328,8 @@ def test_parquet_input_keeps_timezone_and_exactness(tmp_path):
         "select transaction_id, transacted_at, amount from intermediate.int_transactions")}
     assert rows == {"p1": ("2024-06-11 18:30:00", "10.50"), "p3": ("2024-06-13 10:00:00", "3.00")}
     assert "more decimal places" in result.scalar("select reason from rejected_rows where row_key = 'p2'")
+    # a typed input's text is kept as stored (no trimming)
+    assert result.scalar("select channel from intermediate.int_transactions where transaction_id = 'p1'") == " web "
     assert result.query("select rows_in, is_reconciled from input_reconciliation where source_table = 'transactions'") \
         == [(3, True)]
 
