@@ -539,22 +539,16 @@ where rejection_reason is null
 {% endmacro %}
 
 
-{#- The candidate nearest to `name` by edit distance (for "did you mean"). -#}
+{#- The candidate nearest to `name` (for "did you mean"): edit distance
+    (settings_edit_distance, macros/validate_settings.sql), case-insensitive, where
+    a name inside the other (total / order_total) counts as close. -#}
 {% macro nearest_name(name, candidates) %}
   {%- set ns = namespace(best=none, best_distance=999) -%}
   {%- for candidate in candidates -%}
     {%- set a = name | string | lower -%}
     {%- set b = candidate | string | lower -%}
-    {%- set previous = namespace(row=range(b | length + 1) | list) -%}
-    {%- for i in range(1, a | length + 1) -%}
-      {%- set current = [i] -%}
-      {%- for j in range(1, b | length + 1) -%}
-        {%- do current.append([previous.row[j] + 1, current[j - 1] + 1, previous.row[j - 1] + (0 if a[i - 1] == b[j - 1] else 1)] | min) -%}
-      {%- endfor -%}
-      {%- set previous.row = current -%}
-    {%- endfor -%}
-    {#- a name inside the other (total / order_total) counts as close -#}
-    {%- set distance = ([previous.row[-1], ((a | length) - (b | length)) | abs / 2] | min) if (a in b or b in a) else previous.row[-1] -%}
+    {%- set distance = settings_edit_distance(a, b) -%}
+    {%- if a in b or b in a -%}{%- set distance = [distance, ((a | length) - (b | length)) | abs / 2] | min -%}{%- endif -%}
     {%- if distance < ns.best_distance -%}
       {%- set ns.best = candidate -%}{%- set ns.best_distance = distance -%}
     {%- endif -%}
