@@ -1,4 +1,4 @@
-{#- The canonical data contract (DESIGN.md, intermediate layer).
+{#- The canonical data contract (docs/DESIGN.md, intermediate layer).
     Every dataset adapter's staging model exposes these names; a column a dataset
     does not have is filled with a typed null by select_contract(). -#}
 {% macro contract() %}

@@ -1,4 +1,4 @@
-{#- Publishing (README "Connecting a BI tool", DESIGN.md "Publishing").
+{#- Publishing (README "Connecting a BI tool", docs/DESIGN.md "Publishing").
 
     dbt writes and tests the build database (profiles.yml `path`). This on-run-end hook
     publishes it for BI tools only when the invocation was a full `dbt build` and every

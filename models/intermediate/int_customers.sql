@@ -1,2 +1,2 @@
-{#- Canonical customers (DESIGN.md contract), from the selected dataset's adapter. -#}
+{#- Canonical customers (docs/DESIGN.md contract), from the selected dataset's adapter. -#}
 {{ select_contract('customers') }}

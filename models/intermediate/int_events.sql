@@ -1,2 +1,2 @@
-{#- Canonical events (DESIGN.md contract), from the selected dataset's adapter. -#}
+{#- Canonical events (docs/DESIGN.md contract), from the selected dataset's adapter. -#}
 {{ select_contract('events') }}

@@ -1,2 +1,2 @@
-{#- Canonical subscriptions (DESIGN.md contract), from the selected dataset's adapter. -#}
+{#- Canonical subscriptions (docs/DESIGN.md contract), from the selected dataset's adapter. -#}
 {{ select_contract('subscriptions') }}

@@ -1,2 +1,2 @@
-{#- Canonical transactions (DESIGN.md contract), from the selected dataset's adapter. -#}
+{#- Canonical transactions (docs/DESIGN.md contract), from the selected dataset's adapter. -#}
 {{ select_contract('transactions') }}

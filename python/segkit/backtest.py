@@ -1,6 +1,6 @@
 """Out-of-time backtest of "who will be high value NEXT period?" (segment_backtest).
 
-The value-tier study (STUDIES.md section 4) says the old two-feature score
+The value-tier study (docs/STUDIES.md section 4) says the old two-feature score
 found high-value customers with 68% accuracy and a new model must exceed 85%,
 where "high value" is judged on the *next* period (the top 10% of next-window
 value) and measured as precision and recall.  :func:`run_backtest` makes that

@@ -1,4 +1,4 @@
-{#- The telecom study's published figures (STUDIES.md section 1), each compared
+{#- The telecom study's published figures (docs/STUDIES.md section 1), each compared
     with what the marts compute. Returns one row per figure that differs. -#}
 {{ config(enabled=(var('dataset') == 'nexa_sat' and not (var('raw_files', {}) or {}))) }}
 

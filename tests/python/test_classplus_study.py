@@ -1,4 +1,4 @@
-"""The creator GMV study (STUDIES.md section 2) built end to end: the workbook
+"""The creator GMV study (docs/STUDIES.md section 2) built end to end: the workbook
 agrees with the flattened seed, DBSCAN with the study's features and parameters
 reproduces its finding, and the basic statistics hold together."""
 from __future__ import annotations
@@ -68,7 +68,7 @@ def test_basic_statistics(classplus):
 
 def _study_rfm_reference() -> pd.Series:
     """The study's RFM segments computed directly from the seed with pandas,
-    following STUDIES.md section 2 word for word (independent of the SQL)."""
+    following docs/STUDIES.md section 2 word for word (independent of the SQL)."""
     seed = pd.read_csv(PROJECT_DIR / "seeds" / "classplus" / "classplus_org_month.csv")
     months = sorted(seed["month"].unique())
     assert len(months) == 11
@@ -103,6 +103,6 @@ def test_study_rfm_segments_by_configuration(classplus):
     assert len(got) == 234
     assert got == expected.to_dict()
     sizes = expected.value_counts().to_dict()
-    # the pinned counts of this build (STUDIES.md gives the scheme, not the counts)
+    # the pinned counts of this build (docs/STUDIES.md gives the scheme, not the counts)
     assert sizes == {"Others": 137, "Potential Creators": 46, "Best Creators": 45,
                      "High-earning New Creators": 4, "Low-profit Active Loyal (at risk)": 2}

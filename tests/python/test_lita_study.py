@@ -1,4 +1,4 @@
-"""The subscription-tier study (STUDIES.md section 5, LITA data) built end to end:
+"""The subscription-tier study (docs/STUDIES.md section 5, LITA data) built end to end:
 revenue by region, plan and quarter of start, active vs cancelled, average
 duration, cancellations by region; checked against pandas on the raw file."""
 from __future__ import annotations

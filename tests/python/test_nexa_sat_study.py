@@ -1,4 +1,4 @@
-"""The telecom CLV study (STUDIES.md section 1) built end to end into a temporary
+"""The telecom CLV study (docs/STUDIES.md section 1) built end to end into a temporary
 database; every published figure is checked against the marts."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Publishing for BI (issue 10, DESIGN.md "Publishing"): dbt writes and tests a build
+"""Publishing for BI (issue 10, docs/DESIGN.md "Publishing"): dbt writes and tests a build
 database; only a full `dbt build` whose every node passed replaces the published
 warehouse, in one rename. Readers are never blocked and never see a mix of two builds;
 a killed or failing build leaves the published file byte for byte as it was; the file
@@ -75,7 +75,7 @@ def demo_inputs_until(cutoff: date, out: Path) -> Path:
     """The bundled demo inputs as they stood on `cutoff` (later rows dropped, later
     subscription ends reopened), so a plain build has another as-of date (the default,
     the latest date in the data) without an as_of_date var, which would also override
-    the unit tests' own (DESIGN.md, traps)."""
+    the unit tests' own (docs/DESIGN.md, traps)."""
     out.mkdir(parents=True, exist_ok=True)
     day = cutoff.isoformat()
     for entity, column in DATE_COLUMNS.items():

@@ -1,6 +1,6 @@
 {#- Usable customers from the input files, in the canonical contract. Without a
     customers input, the customers are the ids the other inputs' usable rows use
-    (every other attribute null): DESIGN.md, the input layer. -#}
+    (every other attribute null): docs/DESIGN.md, the input layer. -#}
 -- depends_on: {{ ref('base_files__transactions') }}, {{ ref('base_files__events') }}, {{ ref('base_files__subscriptions') }}
 {%- if not execute or input_source('customers').kind is not none %}
 {{ files_used('base_files__customers', 'customers') }}
