@@ -1,6 +1,7 @@
 {#- "Active" at an as-of date, the one definition (customer_clv's clv_population
     active, customer_features, churn_by_segment via int_customer_value_features,
-    and churn_model_input / backtest_snapshots via snapshot_feature_ctes).
+    and churn_model_input / backtest_snapshots: all through customer_feature_ctes
+    in macros/customer_features.sql).
 
     A customer is active at the as-of date when
       - a subscription period of theirs is open then (is_open_at_as_of in

@@ -52,5 +52,23 @@
     as-of day, or no start recorded (the telecom snapshot). Later periods do not
     count anywhere. -#}
 {% macro is_started_by_as_of(period, as_of_end) -%}
-  ({{ period }}.started_at is null or {{ period }}.started_at < {{ as_of_end }})
+  ({{ period }}.started_at is null or {{ happened_by_as_of(period ~ '.started_at', as_of_end) }})
+{%- endmacro %}
+
+
+{#- The one as-of cut-off: did an instant `column` (a timestamp) happen by the
+    as-of date, i.e. strictly before `as_of_end` (as_of_end(), the first
+    instant after the as-of day)? Everything on the as-of day counts; nothing
+    after it. Null stays null (unknown). -#}
+{% macro happened_by_as_of(column, as_of_end) -%}
+  ({{ column }} < {{ as_of_end }})
+{%- endmacro %}
+
+
+{#- A customer known at the as-of date: signed up before the end of the as-of
+    day, or with no sign-up date recorded (derived customers, the telecom
+    snapshot). A later sign-up is not known yet: the customer is in no
+    as-of-date population (customer_rfm, customer_feature_ctes). -#}
+{% macro is_signed_up_by_as_of(customer, as_of_end) -%}
+  ({{ customer }}.signed_up_at is null or {{ happened_by_as_of(customer ~ '.signed_up_at', as_of_end) }})
 {%- endmacro %}

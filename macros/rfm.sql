@@ -247,17 +247,17 @@ rfm_customer_periods as (
         {{ rfm_period_start('transactions.transacted_at', time_unit) }} as period_start,
         sum(transactions.amount) as period_spend,
         -- transaction_id is unique in int_transactions (tested there)
-        count(case when transactions.amount >= 0 then 1 end) as period_orders,
-        min(case when transactions.amount >= 0 then transactions.transacted_at end) as first_purchase_at,
-        max(case when transactions.amount >= 0 then transactions.transacted_at end) as last_purchase_at
+        count(case when {{ is_purchase('transactions.amount') }} then 1 end) as period_orders,
+        min(case when {{ is_purchase('transactions.amount') }} then transactions.transacted_at end) as first_purchase_at,
+        max(case when {{ is_purchase('transactions.amount') }} then transactions.transacted_at end) as last_purchase_at
     from {{ transactions }} as transactions
     {%- if keys %}
     inner join {{ as_of_relation }} as as_of
-        on cast(transactions.transacted_at as date) <= as_of.as_of_date
+        on {{ happened_by_as_of('transactions.transacted_at', as_of_end('as_of.as_of_date')) }}
     {%- else %}
     cross join {{ as_of_relation }} as as_of
     -- transactions after as_of_date are unknown at as_of
-    where cast(transactions.transacted_at as date) <= as_of.as_of_date
+    where {{ happened_by_as_of('transactions.transacted_at', as_of_end('as_of.as_of_date')) }}
     {%- endif %}
     group by all
 
@@ -303,6 +303,79 @@ rfm_purchasers as (
         end as monetary_value
     from rfm_customer_summary
     where orders > 0
+
+)
+{% endmacro %}
+
+
+{#- RFM scoring and the segment-map match, the one definition shared by
+    customer_rfm (one as-of date) and backtest_snapshots (one per cutoff).
+      purchasers: relation (CTE name) of the scored population with the
+                  scheme's measures and the key columns
+      keys:       key columns the quantile edges are computed within ([] for
+                  one population)
+      scheme:     rfm_scheme(...)
+      segment_map: the segment_map name in the setting('rfm_segment_map_seed') seed
+    Emits rfm_segment_map, score_edges (quantile edges per key), scored
+    (purchasers with r_score, f_score, m_score) and combination_segments (one
+    row per score combination: rfm_code, the first matching segment by
+    priority, and its segment_rank); unmatched combinations have no row (the
+    caller labels them 'Unmapped'). -#}
+{% macro rfm_segment_ctes(purchasers, keys, scheme, segment_map) %}
+rfm_segment_map as (
+
+    select *, min(priority) over (partition by segment) as segment_rank
+    from {{ ref(setting('rfm_segment_map_seed')) }}
+    where segment_map = {{ sql_literal(segment_map) }}
+
+),
+
+score_edges as (
+
+    -- quantile edges of each dimension over the purchasers (per key)
+    select {% for key in keys %}{{ key }}, {% endfor %}{{ rfm_edge_columns(scheme) }}
+    from {{ purchasers }}
+    {%- if keys %}
+    group by {{ keys | join(', ') }}
+    {%- endif %}
+
+),
+
+scored as (
+
+    select purchasers.*, {{ rfm_score_columns(scheme, 'score_edges') }}
+    from {{ purchasers }} as purchasers
+    {%- if keys %}
+    inner join score_edges using ({{ keys | join(', ') }})
+    {%- else %}
+    cross join score_edges
+    {%- endif %}
+
+),
+
+score_combinations as (
+
+    select distinct r_score, f_score, m_score, {{ rfm_code('r_score', 'f_score', 'm_score') }} as rfm_code
+    from scored
+
+),
+
+combination_segments as (
+
+    select r_score, f_score, m_score, rfm_code, segment, segment_rank
+    from (
+        select
+            score_combinations.*,
+            rfm_segment_map.segment,
+            rfm_segment_map.segment_rank,
+            row_number() over (
+                partition by score_combinations.r_score, score_combinations.f_score, score_combinations.m_score
+                order by rfm_segment_map.priority
+            ) as match_order
+        from score_combinations
+        inner join rfm_segment_map on {{ rfm_segment_match('rfm_segment_map', 'score_combinations') }}
+    ) as matches
+    where match_order = 1
 
 )
 {% endmacro %}

@@ -55,32 +55,3 @@ from a cross join b
 where a.n <> b.n
 {% endmacro %}
 
-
-{#- Every row of `expected` (a seed of hand-checked figures) must appear in the
-    model, and vice versa, on the listed columns. Numbers are compared after
-    rounding to `precision` decimals when given. -#}
-{% test equality(model, compare_model, compare_columns, precision=none, where=none) %}
-  {{ return(adapter.dispatch('test_equality', 'segment_warehouse')(model, compare_model, compare_columns, precision, where)) }}
-{% endtest %}
-{% macro default__test_equality(model, compare_model, compare_columns, precision, where) %}
-{%- set cols = [] -%}
-{%- for c in compare_columns -%}
-  {%- if precision is not none -%}
-    {%- do cols.append("case when try_cast(" ~ c ~ " as double) is not null then cast(round(cast(" ~ c ~ " as double), " ~ precision ~ ") as varchar) else cast(" ~ c ~ " as varchar) end as " ~ c) -%}
-  {%- else -%}
-    {%- do cols.append("cast(" ~ c ~ " as varchar) as " ~ c) -%}
-  {%- endif -%}
-{%- endfor %}
-with a as (
-    select {{ cols | join(', ') }} from {{ model }} {% if where %}where {{ where }}{% endif %}
-), b as (
-    select {{ cols | join(', ') }} from {{ compare_model }}
-), a_not_b as (
-    select 'in model, not expected' as side, * from (select * from a except all select * from b)
-), b_not_a as (
-    select 'expected, not in model' as side, * from (select * from b except all select * from a)
-)
-select * from a_not_b
-union all
-select * from b_not_a
-{% endmacro %}

@@ -26,15 +26,7 @@ with cutoffs as (
 
 ),
 
-{{ snapshot_feature_ctes('cutoffs', window_days, setting('churn_inactivity_days') | int) }},
-
-segment_map as (
-
-    select *, min(priority) over (partition by segment) as segment_rank
-    from {{ ref(setting('rfm_segment_map_seed')) }}
-    where segment_map = {{ sql_literal(setting('backtest_rfm_segment_map')) }}
-
-),
+{{ cutoff_feature_ctes('cutoffs', window_days) }},
 
 cutoff_as_of as (
 
@@ -53,47 +45,12 @@ purchasers as (
         btyd.recency,
         btyd.T,
         btyd.monetary_value
-    from snapshot_features as features
+    from cutoff_features as features
     inner join rfm_purchasers as btyd using (cutoff_date, customer_id)
 
 ),
 
-score_edges as (
-
-    select cutoff_date, {{ rfm_edge_columns(scheme) }}
-    from purchasers
-    group by cutoff_date
-
-),
-
-scored as (
-
-    select purchasers.*, {{ rfm_score_columns(scheme, 'score_edges') }}
-    from purchasers
-    inner join score_edges using (cutoff_date)
-
-),
-
-score_combinations as (
-
-    select distinct r_score, f_score, m_score, {{ rfm_code('r_score', 'f_score', 'm_score') }} as rfm_code
-    from scored
-
-),
-
-combination_segments as (
-
-    select r_score, f_score, m_score, segment
-    from (
-        select score_combinations.*, segment_map.segment,
-            row_number() over (partition by score_combinations.r_score, score_combinations.f_score, score_combinations.m_score
-                               order by segment_map.priority) as match_order
-        from score_combinations
-        inner join segment_map on {{ rfm_segment_match('segment_map', 'score_combinations') }}
-    )
-    where match_order = 1
-
-),
+{{ rfm_segment_ctes('purchasers', ['cutoff_date'], scheme, setting('backtest_rfm_segment_map')) }},
 
 final as (
 

@@ -39,7 +39,7 @@ final as (
         cast(data_usage as double)                      as data_usage,
         cast(subscription_revenue as double)            as subscription_revenue,
         cast(historical_value as double)                as historical_value,
-        cast(is_lapsed as integer)                      as is_churned
+        cast(is_lapsed as integer)                      as is_lapsed
     from features
 
 )

@@ -8,7 +8,6 @@
     customer out-of-fold). Which applies: var churn_mode. -#}
 {%- set mode = setting('churn_mode') -%}
 {%- set horizon = setting('churn_horizon_days') | int -%}
-{%- set inactivity = setting('churn_inactivity_days') | int %}
 
 {%- if mode == 'snapshot' %}
 
@@ -61,7 +60,7 @@ with cutoffs as (
 
 ),
 
-{{ snapshot_feature_ctes('cutoffs', horizon, inactivity) }},
+{{ cutoff_feature_ctes('cutoffs', horizon) }},
 
 final as (
 
@@ -71,7 +70,7 @@ final as (
         case when cutoff_date = (select min(cutoff_date) from cutoffs) then is_churned_next end      as is_churned_next,
         case when cutoff_date = (select min(cutoff_date) from cutoffs) then tier_change_next end     as tier_change_next,
         * exclude (customer_id, cutoff_date, is_churned_next, tier_change_next, next_value, next_orders, is_active)
-    from snapshot_features
+    from cutoff_features
     where is_active
 
 )

@@ -8,9 +8,20 @@
 {%- set multiplier = setting('rfm_freq_multiplier') -%}
 {%- set scheme = rfm_scheme() %}
 
-with customers as (
+with as_of as (
 
-    select customer_id from {{ ref('int_customers') }}
+    select
+        {{ as_of_date() }} as as_of_date
+
+),
+
+customers as (
+
+    -- the customers known at the as-of date (as customer_feature_ctes): signed
+    -- up by then, or with no sign-up date recorded
+    select customers.customer_id
+    from {{ ref('int_customers') }} as customers
+    where {{ is_signed_up_by_as_of('customers', as_of_end('(select as_of_date from as_of)')) }}
 
 ),
 
@@ -24,23 +35,6 @@ any_transaction as (
 
     -- a dataset without any transaction (e.g. subscriptions only) gets no rows
     select 1 as found from {{ ref('int_transactions') }} limit 1
-
-),
-
-segment_map as (
-
-    select
-        *,
-        min(priority) over (partition by segment) as segment_rank
-    from {{ ref(setting('rfm_segment_map_seed')) }}
-    where segment_map = {{ sql_literal(setting('rfm_segment_map')) }}
-
-),
-
-as_of as (
-
-    select
-        {{ as_of_date() }} as as_of_date
 
 ),
 
@@ -62,59 +56,7 @@ purchasers as (
 
 ),
 
-score_edges as (
-
-    -- quantile edges of each dimension over the purchasers (one row)
-    select
-    {{ rfm_edge_columns(scheme) }}
-    from purchasers
-
-),
-
-scored as (
-
-    select
-        purchasers.*,
-        {{ rfm_score_columns(scheme, 'score_edges') }}
-    from purchasers
-    cross join score_edges
-
-),
-
-score_combinations as (
-
-    select distinct
-        r_score,
-        f_score,
-        m_score,
-        {{ rfm_code('r_score', 'f_score', 'm_score') }} as rfm_code
-    from scored
-
-),
-
-segment_matches as (
-
-    select
-        score_combinations.*,
-        segment_map.segment,
-        segment_map.segment_rank,
-        row_number() over (
-            partition by score_combinations.r_score, score_combinations.f_score, score_combinations.m_score
-            order by segment_map.priority
-        ) as match_order
-    from score_combinations
-    inner join segment_map
-        on {{ rfm_segment_match('segment_map', 'score_combinations') }}
-
-),
-
-combination_segments as (
-
-    select r_score, f_score, m_score, rfm_code, segment, segment_rank
-    from segment_matches
-    where match_order = 1
-
-),
+{{ rfm_segment_ctes('purchasers', [], scheme, setting('rfm_segment_map')) }},
 
 final as (
 

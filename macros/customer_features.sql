@@ -1,0 +1,371 @@
+{#- The point-in-time customer features: the one definition of what is known
+    about each customer at an as-of date, computed for one or many as-of dates
+    (cutoffs) in the same pass. int_customer_value_features (the build's as-of
+    date: customer_features, customer_clv, churn_by_segment, the profiles),
+    churn_model_input and backtest_snapshots (earlier cutoffs) all read it, so a
+    rule written here holds for every one of them by construction.
+
+    `cutoffs` is a relation (a CTE name) with one row per as-of date and the
+    column cutoff_date (date). Emits CTEs (comma-separated, no leading WITH);
+    the caller selects from `pit_features`: one row per (cutoff_date,
+    customer_id) of the customers known at that date.
+
+    Rules (docs/DESIGN.md "Definitions"):
+      - known at the cutoff: everything strictly before as_of_end(cutoff_date),
+        the first instant after the cutoff day (happened_by_as_of);
+      - the population: customers signed up by then, or with no sign-up date
+        recorded (a later sign-up is not known yet);
+      - purchases are transactions with is_purchase(amount) (amount >= 0);
+        refunds reduce spend but are neither orders nor purchases;
+      - events are named by feature_event_names(); courses are distinct
+        object_ids; completion_rate is capped at 1;
+      - the subscription status is subscription_status_ctes (macros below):
+        the latest period started by the cutoff, open or churned then;
+      - active: is_active_at_as_of (macros/active.sql).
+    Null conventions: counts and sums are 0 for a customer without rows when the
+    dataset has that input, and null when the dataset has no such input at all;
+    averages and ratios are null where undefined. -#}
+{#- An event value as an exact decimal (9 places) for sums and averages: a
+    DOUBLE sum depends on the order parallel threads add the rows in, so the
+    same input would give different last digits; a decimal sum does not. -#}
+{% macro exact_value(value) -%}
+  cast({{ value }} as decimal(38, 9))
+{%- endmacro %}
+
+
+{% macro customer_feature_ctes(cutoffs) %}
+{%- set ev = feature_event_names() -%}
+{%- set inactivity = setting('churn_inactivity_days') | int -%}
+pit_cutoffs as (
+
+    select cutoff_date, {{ as_of_end('cutoff_date') }} as cutoff_end
+    from {{ cutoffs }}
+
+),
+
+-- which inputs the dataset has (read from the relations: a CTE referenced
+-- twice is materialised, and at 50M events DuckDB then hangs)
+pit_inputs as (
+
+    select
+        exists (select 1 from {{ ref('int_transactions') }})  as has_transactions_input,
+        exists (select 1 from {{ ref('int_subscriptions') }}) as has_subscriptions_input,
+        exists (select 1 from {{ ref('int_events') }})        as has_events_input
+
+),
+
+pit_customers as (
+
+    select pit_cutoffs.cutoff_date, pit_cutoffs.cutoff_end, customers.*
+    from {{ ref('int_customers') }} as customers
+    cross join pit_cutoffs
+    where {{ is_signed_up_by_as_of('customers', 'pit_cutoffs.cutoff_end') }}
+
+),
+
+-- one pass over the transactions known at any cutoff; the scalar bound is
+-- pushed into the scan, the join keeps each cutoff's own rows
+pit_transactions as (
+
+    select
+        pit_cutoffs.cutoff_date,
+        t.customer_id,
+        count(*) filter (where {{ is_purchase('t.amount') }})                      as orders,
+        sum(t.amount)                                                              as total_spend,
+        min(t.transacted_at) filter (where {{ is_purchase('t.amount') }})          as first_purchase_at,
+        max(t.transacted_at) filter (where {{ is_purchase('t.amount') }})          as last_purchase_at,
+        min(t.transacted_at)                                                       as first_transaction_at,
+        -- purchases on the churn_inactivity_days days ending with the cutoff day
+        count(*) filter (where {{ is_purchase('t.amount') }}
+            and t.transacted_at >= pit_cutoffs.cutoff_end - interval ({{ inactivity }}) day) as recent_orders
+    from {{ ref('int_transactions') }} as t
+    inner join pit_cutoffs on {{ happened_by_as_of('t.transacted_at', 'pit_cutoffs.cutoff_end') }}
+    where {{ happened_by_as_of('t.transacted_at', '(select max(cutoff_end) from pit_cutoffs)') }}
+    group by pit_cutoffs.cutoff_date, t.customer_id
+
+),
+
+pit_events as (
+
+    select
+        pit_cutoffs.cutoff_date,
+        e.customer_id,
+        count(*)                                                                   as events,
+        count(distinct cast(e.event_at as date))                                   as active_days,
+        count(*) filter (where e.event_at >= pit_cutoffs.cutoff_end - interval ({{ inactivity }}) day) as recent_events,
+        count(*) filter (where e.event_name = {{ sql_literal(ev.session) }})       as sessions,
+        cast(avg({{ exact_value('e.value') }}) filter (where e.event_name = {{ sql_literal(ev.session) }}) as double) as avg_session_minutes,
+        cast(coalesce(sum({{ exact_value('e.value') }}) filter (where e.event_name = {{ sql_literal(ev.video) }}), 0) as double) as watch_minutes,
+        count(distinct e.object_id) filter (where e.event_name = {{ sql_literal(ev.enrolment) }})  as courses_enrolled,
+        count(distinct e.object_id) filter (where e.event_name = {{ sql_literal(ev.completion) }}) as courses_completed,
+        cast(avg({{ exact_value('e.value') }}) filter (where e.event_name = {{ sql_literal(ev.quiz) }}) as double) as quiz_avg,
+        cast(avg({{ exact_value('e.value') }}) filter (where e.event_name = {{ sql_literal(ev.nps) }}) as double) as nps_avg,
+        count(*) filter (where e.event_name = {{ sql_literal(ev.support) }})       as support_contacts,
+        min(e.event_at)                                                            as first_event_at,
+        max(e.event_at)                                                            as last_event_at
+    from {{ ref('int_events') }} as e
+    inner join pit_cutoffs on {{ happened_by_as_of('e.event_at', 'pit_cutoffs.cutoff_end') }}
+    where {{ happened_by_as_of('e.event_at', '(select max(cutoff_end) from pit_cutoffs)') }}
+    group by pit_cutoffs.cutoff_date, e.customer_id
+
+),
+
+{{ subscription_status_ctes('pit_cutoffs') }},
+
+pit_joined as (
+
+    select
+        c.*,
+        pit_inputs.has_transactions_input,
+        pit_inputs.has_subscriptions_input,
+        pit_inputs.has_events_input,
+        s.plan_level,
+        s.plan_type,
+        s.monthly_amount,
+        s.tenure_months,
+        s.periods                                                                  as subscription_periods,
+        s.past_upgrades,
+        s.past_downgrades,
+        s.past_cancels,
+        coalesce(s.is_churned_at_cutoff, false)                                    as is_churned,
+        s.customer_id is not null                                                  as has_subscription,
+        coalesce(s.has_active_subscription, false)                                 as has_active_subscription,
+        s.first_started_at,
+        case when pit_inputs.has_transactions_input then coalesce(t.orders, 0) end         as orders,
+        case when pit_inputs.has_transactions_input then coalesce(t.total_spend, 0) end    as total_spend,
+        case when pit_inputs.has_transactions_input then coalesce(t.recent_orders, 0) end  as recent_orders,
+        t.first_purchase_at,
+        t.last_purchase_at,
+        t.first_transaction_at,
+        case when pit_inputs.has_events_input then coalesce(e.events, 0) end               as events,
+        case when pit_inputs.has_events_input then coalesce(e.active_days, 0) end          as active_days,
+        case when pit_inputs.has_events_input then coalesce(e.recent_events, 0) end        as recent_events,
+        case when pit_inputs.has_events_input then coalesce(e.sessions, 0) end             as sessions,
+        e.avg_session_minutes,
+        case when pit_inputs.has_events_input then coalesce(e.watch_minutes, 0) end        as watch_minutes,
+        case when pit_inputs.has_events_input then coalesce(e.courses_enrolled, 0) end     as courses_enrolled,
+        case when pit_inputs.has_events_input then coalesce(e.courses_completed, 0) end    as courses_completed,
+        e.quiz_avg,
+        e.nps_avg,
+        case when pit_inputs.has_events_input then coalesce(e.support_contacts, 0) end     as support_contacts,
+        e.first_event_at,
+        e.last_event_at,
+        -- first sign of the customer: sign-up, else the earliest transaction,
+        -- subscription or event
+        coalesce(c.signed_up_at, least(t.first_transaction_at, s.first_started_at, e.first_event_at)) as first_seen_at
+    from pit_customers as c
+    cross join pit_inputs
+    -- cutoff_date is null for a dataset without any date (the telecom snapshot)
+    left join pit_subscription_status as s
+        on s.customer_id = c.customer_id and s.cutoff_date is not distinct from c.cutoff_date
+    left join pit_transactions as t
+        on t.customer_id = c.customer_id and t.cutoff_date is not distinct from c.cutoff_date
+    left join pit_events as e
+        on e.customer_id = c.customer_id and e.cutoff_date is not distinct from c.cutoff_date
+
+),
+
+pit_features as (
+
+    select
+        *,
+        -- total_spend / orders in exact decimal arithmetic (DuckDB divides
+        -- decimals in DOUBLE): integer division of cents, rounded half away from
+        -- zero at 12 decimals, so clv_score rounds exact .xx5 values correctly
+        case when orders > 0 then
+            sign(total_spend) * cast(
+                (abs(cast(total_spend * 100 as hugeint)) * 20000000000 + orders) // (2 * orders)
+            as decimal(38, 0)) * cast(0.000000000001 as decimal(13, 12))
+        end                                                                        as avg_order_value,
+        {{ dbt.datediff('last_purchase_at', 'cutoff_date', 'day') }}               as days_since_last_purchase,
+        case when first_seen_at < cutoff_end
+            then {{ dbt.datediff('first_seen_at', 'cutoff_date', 'day') }}
+        end                                                                        as tenure_days,
+        -- completed / enrolled courses, capped at 1 (a completion logged
+        -- without its enrolment must not push the rate above 100%)
+        case when courses_enrolled > 0
+            then least({{ safe_divide('courses_completed', 'courses_enrolled') }}, 1.0)
+        end                                                                        as completion_rate,
+        -- a purchase within the inactivity window (macros/active.sql)
+        {{ is_recent_purchase('last_purchase_at', 'cutoff_end') }}                 as is_recent_buyer,
+        -- "active", the one definition (macros/active.sql)
+        {{ is_active_at_as_of('has_active_subscription', 'last_purchase_at', 'cutoff_end') }} as is_active
+    from pit_joined
+
+)
+{% endmacro %}
+
+
+{#- The subscription status at each cutoff (pit_cutoffs: cutoff_date,
+    cutoff_end), one row per (cutoff_date, customer_id) subscribed by then:
+    the plan of the latest period started by the cutoff, whether the customer
+    has churned by then, whether that period is open at the cutoff, the
+    months subscribed, and the changes (upgrade / downgrade / cancel) that ended
+    periods by then. Periods starting after the cutoff are not known yet and do
+    not count; an end after the cutoff is not known yet either (the period is
+    open). Datasets with a single period per customer (nexa_sat) pass straight
+    through. int_customer_subscription_status is this at the build's as-of date. -#}
+{% macro subscription_status_ctes(cutoffs) %}
+pit_periods as (
+
+    select
+        cutoffs.cutoff_date,
+        cutoffs.cutoff_end,
+        periods.*,
+        {{ is_open_at_as_of('periods', 'cutoffs.cutoff_end') }} as is_open,
+        coalesce({{ happened_by_as_of('periods.ended_at', 'cutoffs.cutoff_end') }}, false) as has_ended,
+        row_number() over (
+            partition by cutoffs.cutoff_date, periods.customer_id
+            order by periods.started_at desc nulls last, periods.subscription_id desc
+        ) as recency_rank
+    from {{ ref('int_subscriptions') }} as periods
+    inner join {{ cutoffs }} as cutoffs on {{ is_started_by_as_of('periods', 'cutoffs.cutoff_end') }}
+
+),
+
+pit_period_summary as (
+
+    select
+        cutoff_date,
+        customer_id,
+        count(*)                                                                   as periods,
+        min(started_at)                                                            as first_started_at,
+        -- months subscribed: the dataset's own figure when it has one, else whole
+        -- months between each period's start and its end (or the cutoff)
+        coalesce(
+            sum(tenure_months),
+            sum({{ dbt.datediff('started_at', 'least(coalesce(ended_at, cast(cutoff_date as timestamp)), cast(cutoff_date as timestamp))', 'month') }})
+        )                                                                          as tenure_months,
+        count(*) filter (where has_ended and end_reason = 'upgrade')               as past_upgrades,
+        count(*) filter (where has_ended and end_reason = 'downgrade')             as past_downgrades,
+        count(*) filter (where has_ended and end_reason = 'cancel')                as past_cancels
+    from pit_periods
+    group by cutoff_date, customer_id
+
+),
+
+pit_subscription_status as (
+
+    select
+        latest.cutoff_date,
+        latest.customer_id,
+        latest.plan_level,
+        latest.plan_type,
+        latest.monthly_amount,
+        summary.tenure_months,
+        summary.first_started_at,
+        summary.periods,
+        summary.past_upgrades,
+        summary.past_downgrades,
+        summary.past_cancels,
+        -- churned: the latest period ended with a cancellation by the cutoff
+        -- (the dataset's flag when it has one); an end after the cutoff is not
+        -- known yet, so such a period is open and not churned
+        case
+            when latest.is_open and latest.ended_at is not null then false
+            else coalesce(latest.is_churned, latest.ended_at is not null and coalesce(latest.end_reason, 'cancel') = 'cancel')
+        end                                                                        as is_churned_at_cutoff,
+        latest.is_open and not is_churned_at_cutoff                                as has_active_subscription
+    from pit_period_summary as summary
+    inner join pit_periods as latest
+        on latest.cutoff_date is not distinct from summary.cutoff_date
+        and latest.customer_id = summary.customer_id
+        and latest.recency_rank = 1
+
+)
+{% endmacro %}
+
+
+{#- The point-in-time features at each cutoff (customer_feature_ctes) plus what
+    happened in the window_days days after it: the input of the temporal churn
+    and tier-change models (churn_model_input) and of the segment backtest
+    (backtest_snapshots). `cutoffs` as for customer_feature_ctes. Emits CTEs;
+    the caller selects from `cutoff_features`, one row per (cutoff_date,
+    customer_id) of the customers known at the cutoff. The window is
+    [cutoff_end, cutoff_end + window_days days): the window_days days after the
+    cutoff day. -#}
+{% macro cutoff_feature_ctes(cutoffs, window_days) %}
+{{ customer_feature_ctes(cutoffs) }},
+
+window_transactions as (
+
+    select
+        pit_cutoffs.cutoff_date,
+        t.customer_id,
+        coalesce(sum(t.amount), 0)                                                 as next_value,
+        count(*) filter (where {{ is_purchase('t.amount') }})                      as next_orders
+    from {{ ref('int_transactions') }} as t
+    inner join pit_cutoffs
+        on not {{ happened_by_as_of('t.transacted_at', 'pit_cutoffs.cutoff_end') }}
+        and {{ happened_by_as_of('t.transacted_at', 'pit_cutoffs.cutoff_end + interval (' ~ window_days ~ ') day') }}
+    group by pit_cutoffs.cutoff_date, t.customer_id
+
+),
+
+window_subscriptions as (
+
+    -- whether a period is open at the end of the window, and the first change
+    -- (upgrade / downgrade / cancel) that ended a period inside it
+    select
+        pit_cutoffs.cutoff_date,
+        s.customer_id,
+        bool_or({{ is_open_at_as_of('s', 'pit_cutoffs.cutoff_end + interval (' ~ window_days ~ ') day') }}) as is_subscribed_at_window_end,
+        arg_min(coalesce(s.end_reason, 'cancel'), s.ended_at) filter (where
+            not {{ happened_by_as_of('s.ended_at', 'pit_cutoffs.cutoff_end') }}
+            and {{ happened_by_as_of('s.ended_at', 'pit_cutoffs.cutoff_end + interval (' ~ window_days ~ ') day') }}) as first_change_in_window
+    from {{ ref('int_subscriptions') }} as s
+    inner join pit_cutoffs
+        on {{ is_started_by_as_of('s', 'pit_cutoffs.cutoff_end + interval (' ~ window_days ~ ') day') }}
+    group by pit_cutoffs.cutoff_date, s.customer_id
+
+),
+
+cutoff_features as (
+
+    select
+        f.cutoff_date,
+        f.customer_id,
+        f.country, f.region, f.age_group, f.occupation, f.referral_channel,
+        f.tenure_days,
+        coalesce(f.orders, 0)                                               as orders,
+        cast(coalesce(f.total_spend, 0) as double)                          as total_spend,
+        coalesce(f.recent_orders, 0)                                        as recent_orders,
+        cast(f.avg_order_value as double)                                   as avg_order_value,
+        f.days_since_last_purchase,
+        coalesce(f.events, 0)                                               as events,
+        coalesce(f.active_days, 0)                                          as active_days,
+        coalesce(f.recent_events, 0)                                        as recent_events,
+        cast(coalesce(f.watch_minutes, 0) as double)                        as watch_minutes,
+        coalesce(f.sessions, 0)                                             as sessions,
+        f.avg_session_minutes,
+        coalesce(f.support_contacts, 0)                                     as support_contacts,
+        f.quiz_avg,
+        f.nps_avg,
+        f.completion_rate,
+        -- the plan the customer is subscribed to at the cutoff (null when none)
+        case when f.has_active_subscription then f.plan_level end           as plan_level,
+        case when f.has_active_subscription then cast(f.monthly_amount as double) end as monthly_amount,
+        coalesce(f.subscription_periods, 0)                                 as subscription_periods,
+        coalesce(f.past_upgrades, 0)                                        as past_upgrades,
+        coalesce(f.past_downgrades, 0)                                      as past_downgrades,
+        coalesce(f.past_cancels, 0)                                         as past_cancels,
+        f.has_active_subscription                                           as is_subscribed,
+        f.is_active,
+        -- what happened in the window after the cutoff
+        cast(coalesce(t.next_value, 0) as double)                           as next_value,
+        coalesce(t.next_orders, 0)                                          as next_orders,
+        f.is_active
+          and not (coalesce(s.is_subscribed_at_window_end, false) or coalesce(t.next_orders, 0) > 0) as is_churned_next,
+        case
+            when not f.has_active_subscription then null
+            when s.first_change_in_window = 'upgrade' then 'upgrade'
+            when s.first_change_in_window = 'downgrade' then 'downgrade'
+            when s.first_change_in_window = 'cancel' and not coalesce(s.is_subscribed_at_window_end, false) then 'churn'
+            else 'none'
+        end                                                                 as tier_change_next
+    from pit_features as f
+    left join window_transactions as t using (cutoff_date, customer_id)
+    left join window_subscriptions as s using (cutoff_date, customer_id)
+
+)
+{% endmacro %}
