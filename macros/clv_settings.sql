@@ -34,21 +34,23 @@
 {% endmacro %}
 
 
-{#- SQL of one weighted score: sum(weight * coalesce(feature, 0)) rounded to
-    `scale` decimals, in exact decimal arithmetic (weights render as decimal
-    literals), typed decimal(18, scale). -#}
-{% macro clv_weighted_sum(weights, scale) -%}
+{#- SQL of one weighted score: sum(weight * coalesce(<prefix><feature>, 0))
+    rounded to `scale` decimals, in exact decimal arithmetic (weights render as
+    decimal literals), typed decimal(18, scale). -#}
+{% macro clv_weighted_sum(weights, scale, prefix='') -%}
 cast(round(
     {%- for feature, weight in weights.items() %}
-    {{ weight }} * coalesce({{ feature }}, 0){{ ' +' if not loop.last }}
+    {{ weight }} * coalesce({{ prefix }}{{ feature }}, 0){{ ' +' if not loop.last }}
     {%- endfor %}
 , {{ scale }}) as decimal(18, {{ scale }}))
 {%- endmacro %}
 
 
 {#- SQL of clv_score over a relation with the columns of
-    int_customer_value_features (source_column holds the resolved CLV source). -#}
-{% macro clv_score_sql(source_column='clv_source') -%}
+    int_customer_value_features (source_column holds the resolved CLV source);
+    with prefix, each feature is read from the column <prefix><feature> (the
+    scaled features of customer_clv_score). -#}
+{% macro clv_score_sql(source_column='clv_source', prefix='') -%}
   {%- set weights = clv_weights() -%}
   {%- set scale = setting('clv_score_scale') -%}
   {%- set distinct_sets = [] -%}
@@ -56,14 +58,53 @@ cast(round(
     {%- if weights[source] not in distinct_sets -%}{%- do distinct_sets.append(weights[source]) -%}{%- endif -%}
   {%- endfor -%}
   {%- if distinct_sets | length == 1 -%}
-{{ clv_weighted_sum(distinct_sets[0], scale) }}
+{{ clv_weighted_sum(distinct_sets[0], scale, prefix) }}
   {%- else -%}
 case {{ source_column }}
     {%- for source in clv_sources() %}
-    when '{{ source }}' then {{ clv_weighted_sum(weights[source], scale) }}
+    when '{{ source }}' then {{ clv_weighted_sum(weights[source], scale, prefix) }}
     {%- endfor %}
 end
   {%- endif -%}
+{%- endmacro %}
+
+
+{#- Every feature some source's clv_score weights name, in first-seen order. -#}
+{% macro clv_score_features() %}
+  {%- set weights = clv_weights() -%}
+  {%- set features = [] -%}
+  {%- for source in clv_sources() -%}
+    {%- for feature in weights[source] -%}
+      {%- if feature not in features -%}{%- do features.append(feature) -%}{%- endif -%}
+    {%- endfor -%}
+  {%- endfor -%}
+  {{ return(features) }}
+{% endmacro %}
+
+
+{#- The CLV segment rule, the one definition: var clv_segments checked top-down
+    (the first rule whose comparison holds wins), else
+    var clv_segment_floor_label. The cut-off values come from the one model that
+    computes them, clv_segment_cutoffs, pivoted to one row by
+    clv_segment_cutoff_row(ref('clv_segment_cutoffs')); cross join that row as
+    `cutoffs` and call clv_segment_case(score, 'cutoffs') (output 'label' or 'rank'). -#}
+{% macro clv_segment_cutoff_row(cutoffs_relation) -%}
+  {%- set rules = setting('clv_segments') -%}
+select
+    {%- for rule in rules %}
+    max(case when clv_segment_rank = {{ loop.index }} then clv_score_cutoff end) as cutoff_{{ loop.index }}{{ ',' if not loop.last }}
+    {%- endfor %}
+from {{ cutoffs_relation }}
+{%- endmacro %}
+
+{% macro clv_segment_case(score, cutoffs_alias='cutoffs', output='label') -%}
+  {%- set rules = setting('clv_segments') -%}
+case
+    {%- for rule in rules %}
+    when {{ score }} {{ rule.get('op', '>=') }} {{ cutoffs_alias }}.cutoff_{{ loop.index }} then {{ sql_literal(rule.label) if output == 'label' else loop.index }}
+    {%- endfor %}
+    else {{ sql_literal(setting('clv_segment_floor_label')) if output == 'label' else rules | length + 1 }}
+end
 {%- endmacro %}
 
 

@@ -79,6 +79,7 @@
   'raw_files': {'type': 'mapping', 'null': true, 'fix': "e.g. {nexa_sat_subscribers: /data/nexa.csv}"},
   'clv_population': {'type': 'choice', 'options': ['active', 'all'], 'fix': "use 'active' (not churned customers) or 'all'"},
   'clv_score_scale': {'type': 'int', 'min': 0, 'max': 6, 'fix': "set the number of decimals of clv_score, e.g. 2"},
+  'clv_score_scaling': {'type': 'choice', 'options': ['rank', 'raw'], 'fix': "use rank (each feature as its percentile rank, 0..100, before weighting) or raw (the features' own values, the telecom study's formula)"},
   'premium_plan_level': {'type': 'text', 'fix': "give the plan_level counted as premium, e.g. Premium"},
   'clv_segment_floor_label': {'type': 'text', 'fix': "give the label of scores below every clv_segments rule, e.g. Churn Risk"},
   'upsell_segments': {'type': 'names', 'empty': true, 'fix': "list clv_segments labels, e.g. [High Value, Moderate Value]"},

@@ -1,20 +1,23 @@
-{#- Churn by segment: one row per dimension and value, over every customer with
-    a value history (a subscription and/or a purchase, per the resolved
-    clv_source). Churned = lapsed (no active subscription, no purchase in the
-    last var churn_inactivity_days days; on the telecom data: churned).
+{#- Lapsed customers by segment: one row per dimension and value, over every
+    customer with a value history (a subscription and/or a purchase, per the
+    resolved clv_source). Lapsed (int_customer_value_features.is_lapsed) = has a
+    value history and is not active at the as-of date (is_active_at_as_of in
+    macros/active.sql: no subscription open at the as-of date and no purchase on
+    the var churn_inactivity_days days ending with the as-of day; on the telecom
+    data: churned). lapsed_share = lapsed_customers / customers, the share lapsed
+    at the as-of date (a stock, not a rate per period).
     Dimensions: clv_segment, plan_level (latest plan; '(no subscription)') and
     the customer attributes of var profile_dimensions. clv_segment is assigned to
-    every customer, churned ones included, by comparing their clv_score with the
-    cut-offs of the scored population (clv_segment_cutoffs), so it equals
-    customer_clv's segment for the customers scored there. One GROUPING SETS pass;
-    a dimension the dataset never fills is left out. -#}
-{%- set rules = setting('clv_segments') -%}
+    every customer, lapsed ones included: their clv_score (customer_clv_score)
+    against the cut-offs of the scored population (clv_segment_cutoffs), by the
+    one rule clv_segment_case(), so it equals customer_clv's segment for the
+    customers scored there. One GROUPING SETS pass; a dimension the dataset
+    never fills is left out. -#}
 {%- set dims = profile_dimensions() -%}
 
-with features as (
+with scored as (
 
-    select * from {{ ref('int_customer_value_features') }}
-    where has_value_history
+    select * from {{ ref('customer_clv_score') }}
 
 ),
 
@@ -26,36 +29,18 @@ customers as (
 
 cutoffs as (
 
-    select
-        {%- for rule in rules %}
-        max(case when clv_segment_rank = {{ loop.index }} then clv_score_cutoff end) as cutoff_{{ loop.index }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    from {{ ref('clv_segment_cutoffs') }}
-
-),
-
-scored as (
-
-    select
-        customer_id,
-        plan_level,
-        historical_value,
-        is_lapsed,
-        {{ clv_score_sql('clv_source') }} as clv_score
-    from features
+    {{ clv_segment_cutoff_row(ref('clv_segment_cutoffs')) }}
 
 ),
 
 segmented as (
 
     select
-        scored.*,
-        case
-            {%- for rule in rules %}
-            when scored.clv_score {{ rule.get('op', '>=') }} cutoffs.cutoff_{{ loop.index }} then {{ sql_literal(rule.label) }}
-            {%- endfor %}
-            else {{ sql_literal(setting('clv_segment_floor_label')) }}
-        end as clv_segment
+        scored.customer_id,
+        scored.plan_level,
+        scored.clv as historical_value,
+        scored.is_lapsed,
+        {{ clv_segment_case('scored.clv_score', 'cutoffs', 'label') }} as clv_segment
     from scored
     cross join cutoffs
 
@@ -95,8 +80,8 @@ grouped as (
         end                                                          as raw_value,
         count(*)                                                     as customers,
         count(*) filter (where not is_lapsed)                        as active_customers,
-        count(*) filter (where is_lapsed)                            as churned_customers,
-        {{ safe_divide('count(*) filter (where is_lapsed)', 'count(*)') }} as churn_rate,
+        count(*) filter (where is_lapsed)                            as lapsed_customers,
+        {{ safe_divide('count(*) filter (where is_lapsed)', 'count(*)') }} as lapsed_share,
         sum(historical_value)                                        as revenue,
         avg(historical_value)                                        as avg_historical_value
     from joined
@@ -130,8 +115,8 @@ final as (
         coalesce(raw_value, '(missing)')                             as dimension_value,
         customers,
         active_customers,
-        churned_customers,
-        churn_rate,
+        lapsed_customers,
+        lapsed_share,
         revenue,
         avg_historical_value
     from filled

@@ -1,10 +1,13 @@
-{#- The percentile cut-offs behind clv_segment, one row per rule, so the
-    thresholds a segment was drawn with can be read back. -#}
+{#- The percentile cut-offs behind clv_segment, one row per rule: the one model
+    computing them, over the scored population (customer_clv_score.is_scored).
+    customer_clv and churn_by_segment read them through clv_segment_case()
+    (macros/clv_settings.sql). -#}
 {%- set rules = setting('clv_segments') -%}
 
 with scored as (
 
-    select * from {{ ref('customer_clv') }}
+    select * from {{ ref('customer_clv_score') }}
+    where is_scored
 
 ),
 

@@ -1,0 +1,95 @@
+{#- clv_score, the one definition, for every customer with a value history
+    under the resolved var clv_source (see int_customer_value_features);
+    is_scored marks the scored population of var clv_population (customer_clv,
+    and the cut-offs of clv_segment_cutoffs, are over it). clv_score =
+    sum(weight x feature) (clv_weights() in macros/clv_settings.sql), rounded to
+    var clv_score_scale decimals in exact decimal arithmetic. Var
+    clv_score_scaling puts the features on one scale first: rank = each feature
+    as its percentile rank in points, 100 x percent_rank() over the scored
+    population (ties share a rank); a customer outside it (not scored) gets
+    100 x (scored customers below its value) / (scored customers - 1), at most
+    100, so its score compares with the same cut-offs. Ranks are exact
+    decimals with 6 decimals (rounded half up in integer arithmetic), so the
+    score is deterministic. raw = the features' own values. -#}
+{%- set scaling = setting('clv_score_scaling') -%}
+{%- set features_used = clv_score_features() -%}
+{{ check_clv_features(ref('int_customer_value_features')) }}
+
+with features as (
+
+    select
+        *,
+        {%- if setting('clv_population') == 'active' %}
+        coalesce(is_active_customer, false) as is_scored
+        {%- else %}
+        true as is_scored
+        {%- endif %}
+    from {{ ref('int_customer_value_features') }}
+    where has_value_history
+
+),
+{%- if scaling == 'rank' %}
+
+counted as (
+
+    select
+        *,
+        sum(case when is_scored then 1 else 0 end) over ()           as scored_customers
+        {%- for feature in features_used %},
+        -- scored customers with a smaller value: all up to this value, minus its ties
+        sum(case when is_scored then 1 else 0 end) over (
+            order by coalesce({{ feature }}, 0) range between unbounded preceding and current row)
+          - sum(case when is_scored then 1 else 0 end) over (partition by coalesce({{ feature }}, 0))
+                                                                     as below_{{ feature }}
+        {%- endfor %}
+    from features
+
+),
+
+scaled as (
+
+    select
+        *
+        {%- for feature in features_used %},
+        cast(case
+            when scored_customers > 1
+                then least((200000000 * below_{{ feature }} + (scored_customers - 1)) // (2 * (scored_customers - 1)), 100000000)
+            else 0
+        end as decimal(18, 0)) * 0.000001                            as rank_{{ feature }}
+        {%- endfor %}
+    from counted
+
+),
+{%- else %}
+
+scaled as (
+
+    select * from features
+
+),
+{%- endif %}
+
+final as (
+
+    select
+        customer_id,
+        clv_source,
+        is_scored,
+        is_active_customer,
+        is_lapsed,
+        plan_level,
+        plan_type,
+        monthly_amount,
+        tenure_months,
+        historical_value as clv,
+        total_spend,
+        subscription_revenue,
+        orders,
+        -- exact decimal arithmetic (weights are rendered as decimal literals);
+        -- a missing feature value counts as 0
+        {{ clv_score_sql('clv_source', 'rank_' if scaling == 'rank' else '') }} as clv_score
+    from scaled
+
+)
+
+select * from final
