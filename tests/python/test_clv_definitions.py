@@ -199,3 +199,10 @@ def test_churn_by_segment_reports_the_lapsed_share(demo):
                           "where dimension_name = 'clv_segment'")
     assert overall == pytest.approx(frame.lapsed.mean(), abs=1e-12)
     assert round(overall, 3) == 0.453
+
+
+def test_wrong_clv_score_scaling_stops_the_build_naming_the_choices(tmp_path):
+    result = run_dbt(tmp_path, vars={"dataset": "demo", "clv_score_scaling": "zscore"},
+                     extra=["--select", "customer_clv"])
+    assert result.returncode != 0
+    assert "var('clv_score_scaling')" in result.output and "use rank" in result.output, result.output[-3000:]
