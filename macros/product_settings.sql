@@ -61,9 +61,14 @@
         "use 'category' (pairs of product categories) or 'product' (pairs of products)") }}
   {%- endif -%}
 
-  {%- if setting('cross_sell_basket') not in ['customer', 'order_day'] -%}
-    {{ settings_error('cross_sell_basket', "'" ~ setting('cross_sell_basket') ~ "' is not allowed",
-        "use 'customer' (everything a customer bought) or 'order_day' (a customer's purchases of one day)") }}
+  {%- set basket = setting('cross_sell_basket') -%}
+  {%- set renamed = {'customer': 'customer_lifetime', 'order_day': 'customer_day'} -%}
+  {%- if basket in renamed -%}
+    {{ settings_error('cross_sell_basket', "'" ~ basket ~ "' is no longer a basket name",
+        "use '" ~ renamed[basket] ~ "' (the same basket), or 'order' (the default: one order)") }}
+  {%- elif basket not in ['order', 'customer_day', 'customer_lifetime'] -%}
+    {{ settings_error('cross_sell_basket', "'" ~ basket ~ "' is not allowed",
+        "use 'order' (one order_id; a line without one: its customer-day), 'customer_day' (a customer's purchases of one day) or 'customer_lifetime' (everything a customer bought)") }}
   {%- endif -%}
 
   {%- set min_support = setting('cross_sell_min_support') -%}

@@ -177,14 +177,17 @@ def test_revenue_reconciles_across_marts(demo):
 
 
 def test_cross_sell_pairs_match_brute_force(demo):
+    # default basket: the customer's order_id, else the customer's calendar day
     net = defaultdict(int)
-    for customer, amount, _, category, _, _ in _transactions(demo):
+    for customer, order, at, amount, category in demo.query(
+            "select customer_id, order_id, transacted_at, amount, product_category from intermediate.int_transactions"):
         if category is not None:
-            net[(customer, category)] += 1 if amount >= 0 else -1
+            basket = (customer, "order", order) if order is not None else (customer, "day", at.date())
+            net[(basket, category)] += 1 if amount >= 0 else -1
     baskets = defaultdict(set)
-    for (customer, category), lines in net.items():
+    for (basket, category), lines in net.items():
         if lines > 0:
-            baskets[customer].add(category)
+            baskets[basket].add(category)
     n = len(baskets)
     item_count = defaultdict(int)
     pair_count = defaultdict(int)

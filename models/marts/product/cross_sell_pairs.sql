@@ -2,17 +2,25 @@
     item_a < item_b.
     - items: product categories or products, var('cross_sell_level')
       (category | product, default category);
-    - baskets: var('cross_sell_basket'): 'customer' (default) = everything a
-      customer bought up to the as-of date; 'order_day' = a customer's
-      purchases of one calendar day;
-    - an item is in a basket when the basket holds more sale rows (amount >= 0)
-      than refund rows (amount < 0) of it: a fully refunded item does not count.
-      A refund counts in the basket it was recorded in (for order_day baskets,
-      a later day's refund does not remove the sale);
+    - baskets: var('cross_sell_basket'):
+        'order' (default): one order = a customer's lines with one order_id;
+          a line without an order_id is in its customer-day basket (as below);
+        'customer_day': a customer's lines of one calendar day
+          (cast(transacted_at as date)), whatever their order_id;
+        'customer_lifetime': everything a customer bought up to the as-of date
+          (lifetime co-purchase: it rises with how much a customer buys, so
+          lift is above 1 for most pairs; it is not order-level affinity);
+    - refunds (amount < 0) are not purchases: an item is in a basket when the
+      basket holds more sale rows (amount >= 0) than refund rows of it, so a
+      refund never puts an item in a basket and a basket of refunds only is
+      no basket. A refund counts in the basket it was recorded in (its order,
+      or its customer-day when it has no order_id): a refund recorded later
+      without the order's id does not remove the sale;
     - N = baskets holding at least one item. support = baskets_both / N,
       confidence_a_to_b = baskets_both / baskets_a (share of a's baskets that
       also hold b), confidence_b_to_a = baskets_both / baskets_b,
-      lift = support / (support_a x support_b);
+      lift = support / (support_a x support_b)
+           = baskets_both x N / (baskets_a x baskets_b);
     - only pairs with support >= var('cross_sell_min_support') (default 0.01).
       Items whose own support is below it are dropped before pairing (exact:
       a pair's support never exceeds its items'), and pairs are counted by a
@@ -21,7 +29,7 @@
 {%- set level = setting('cross_sell_level') -%}
 {%- set item_column = 'product_category' if level == 'category' else 'product_id' -%}
 {%- set basket = setting('cross_sell_basket') -%}
-{%- set basket_keys = ['customer_id'] if basket == 'customer' else ['customer_id', 'basket_date'] -%}
+{%- set basket_keys = ['customer_id'] if basket == 'customer_lifetime' else ['customer_id', 'basket_id'] -%}
 {%- set min_support = setting('cross_sell_min_support') %}
 
 with transactions as (
@@ -32,17 +40,33 @@ with transactions as (
 
 ),
 
-basket_lines as (
+lines as (
 
     select
         customer_id,
-        {%- if basket == 'order_day' %}
-        cast(transacted_at as date) as basket_date,
+        {%- if basket == 'order' %}
+        -- an order, or the customer-day of a line without order_id ('order ' / 'day ' keep them apart)
+        case
+            when order_id is not null then 'order ' || order_id
+            else 'day ' || cast(cast(transacted_at as date) as varchar)
+        end as basket_id,
+        {%- elif basket == 'customer_day' %}
+        cast(transacted_at as date) as basket_id,
         {%- endif %}
         {{ item_column }} as item,
-        sum(case when amount < 0 then -1 else 1 end) as net_lines
+        amount
     from transactions
-    group by {{ basket_keys | join(', ') }}, {{ item_column }}
+
+),
+
+basket_lines as (
+
+    select
+        {{ basket_keys | join(', ') }},
+        item,
+        sum(case when amount < 0 then -1 else 1 end) as net_lines
+    from lines
+    group by {{ basket_keys | join(', ') }}, item
 
 ),
 
