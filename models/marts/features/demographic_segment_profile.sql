@@ -2,7 +2,10 @@
     (var profile_dimensions: occupation, age_group, referral_channel, country,
     region by default) and value, with size, buyers, revenue, spend, churn and
     engagement. One GROUPING SETS pass over all customers. An attribute the
-    dataset never fills is left out; a missing value is '(missing)'. -#}
+    dataset never fills is left out; a missing value is '(missing)'.
+    Deterministic: every sum and average is over exact values (integers,
+    decimals; watch_minutes rounded to decimal(38, 6)), so two builds of the
+    same input give the same bytes whatever the threads. -#}
 {%- set dims = profile_dimensions() %}
 
 with customers as (
@@ -71,7 +74,9 @@ grouped as (
         count(*) filter (where has_value_history)                          as customers_with_history,
         count(*) filter (where is_lapsed)                                  as churned_customers,
         {{ safe_divide('count(*) filter (where is_lapsed)', 'count(*) filter (where has_value_history)') }} as churn_rate,
-        avg(watch_minutes)                                                 as avg_watch_minutes,
+        -- a sum of doubles depends on the order the threads add them: average
+        -- watch_minutes as a decimal with 6 places (exact sum), then cast
+        cast(avg(cast(watch_minutes as decimal(38, 6))) as double)         as avg_watch_minutes,
         {{ safe_divide('sum(courses_completed)', 'sum(courses_enrolled)') }} as completion_rate
     from joined
     group by grouping sets (

@@ -1,4 +1,7 @@
-{#- One row per RFM segment present in customer_rfm: size, shares and averages. -#}
+{#- One row per RFM segment present in customer_rfm: size, shares and averages.
+    Deterministic: sums and averages are taken over exact values (integers,
+    decimals; monetary_value as decimal(38, 15)), then cast to double, so two
+    builds of the same input give the same bytes whatever the threads. -#}
 
 with customer_rfm as (
 
@@ -21,11 +24,15 @@ by_segment as (
         rfm_segment,
         min(rfm_segment_rank) as rfm_segment_rank,
         count(*) as customers,
-        avg(cast(days_since_last_purchase as double precision)) as avg_days_since_last_purchase,
-        avg(cast(frequency as double precision)) as avg_frequency,
-        avg(monetary_value) as avg_monetary_value,
-        avg(cast(orders as double precision)) as avg_orders,
-        avg(cast(total_spend as double precision)) as avg_total_spend,
+        -- every average sums exact values (integers, decimals), so no float is
+        -- added in an order that depends on the threads: same input, same bytes
+        cast(avg(days_since_last_purchase) as double precision) as avg_days_since_last_purchase,
+        cast(avg(frequency) as double precision) as avg_frequency,
+        -- monetary_value is a double (an exact decimal / an integer): averaged as
+        -- a decimal with 15 places, i.e. to the precision of the double
+        cast(avg(cast(monetary_value as decimal(38, 15))) as double precision) as avg_monetary_value,
+        cast(avg(orders) as double precision) as avg_orders,
+        cast(avg(total_spend) as double precision) as avg_total_spend,
         sum(total_spend) as total_spend
     from customer_rfm
     group by rfm_segment
