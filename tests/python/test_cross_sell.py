@@ -134,3 +134,10 @@ def test_order_id_is_the_basket(tmp_path):
         ("Books", "Music"): (2, 3, 2, 7),
         ("Games", "Toys"): (1, 3, 2, 7),
     }
+
+
+def test_old_basket_names_stop_the_build_with_the_new_name(tmp_path):
+    result = run_dbt(tmp_path, vars={"dataset": "demo", "cross_sell_basket": "customer"}, extra=PARTIAL)
+    assert result.returncode != 0
+    assert "Invalid setting var('cross_sell_basket'): 'customer' is no longer a basket name" in result.output
+    assert "use 'customer_lifetime' (the same basket)" in result.output
