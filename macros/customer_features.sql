@@ -33,15 +33,21 @@
 {%- endmacro %}
 
 
-{% macro customer_feature_ctes(cutoffs) %}
-{%- set ev = feature_event_names() -%}
-{%- set inactivity = setting('churn_inactivity_days') | int -%}
+{#- pit_cutoffs: each cutoff_date of `cutoffs` with its cutoff_end (as_of_end). -#}
+{% macro cutoff_bounds_cte(cutoffs) %}
 pit_cutoffs as (
 
     select cutoff_date, {{ as_of_end('cutoff_date') }} as cutoff_end
     from {{ cutoffs }}
 
-),
+)
+{% endmacro %}
+
+
+{% macro customer_feature_ctes(cutoffs) %}
+{%- set ev = feature_event_names() -%}
+{%- set inactivity = setting('churn_inactivity_days') | int -%}
+{{ cutoff_bounds_cte(cutoffs) }},
 
 -- which inputs the dataset has (read from the relations: a CTE referenced
 -- twice is materialised, and at 50M events DuckDB then hangs)
@@ -230,12 +236,8 @@ pit_period_summary as (
         customer_id,
         count(*)                                                                   as periods,
         min(started_at)                                                            as first_started_at,
-        -- months subscribed: the dataset's own figure when it has one, else whole
-        -- months between each period's start and its end (or the cutoff)
-        coalesce(
-            sum(tenure_months),
-            sum({{ dbt.datediff('started_at', 'least(coalesce(ended_at, cast(cutoff_date as timestamp)), cast(cutoff_date as timestamp))', 'month') }})
-        )                                                                          as tenure_months,
+        -- months subscribed: the months billed (macros/billing.sql), summed
+        sum({{ billed_months('pit_periods', 'cutoff_end') }})                     as tenure_months,
         count(*) filter (where has_ended and end_reason = 'upgrade')               as past_upgrades,
         count(*) filter (where has_ended and end_reason = 'downgrade')             as past_downgrades,
         count(*) filter (where has_ended and end_reason = 'cancel')                as past_cancels
@@ -261,10 +263,7 @@ pit_subscription_status as (
         -- churned: the latest period ended with a cancellation by the cutoff
         -- (the dataset's flag when it has one); an end after the cutoff is not
         -- known yet, so such a period is open and not churned
-        case
-            when latest.is_open and latest.ended_at is not null then false
-            else coalesce(latest.is_churned, latest.ended_at is not null and coalesce(latest.end_reason, 'cancel') = 'cancel')
-        end                                                                        as is_churned_at_cutoff,
+        {{ is_cancelled_by_as_of('latest', 'latest.cutoff_end') }}                                       as is_churned_at_cutoff,
         latest.is_open and not is_churned_at_cutoff                                as has_active_subscription
     from pit_period_summary as summary
     inner join pit_periods as latest

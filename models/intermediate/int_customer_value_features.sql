@@ -37,17 +37,13 @@ periods as (
 
 ),
 
--- subscription revenue billed: each period's bill x its whole months (the
--- dataset's tenure_months when given, else calendar-month boundaries from its
--- start to its end or the as-of date), the same month count as tenure_months
+-- subscription revenue billed up to the as-of date: the billing rule
+-- (macros/billing.sql), the same months as tenure_months
 subscription_value as (
 
     select
         periods.customer_id,
-        sum(periods.monthly_amount * coalesce(
-            periods.tenure_months,
-            {{ dbt.datediff('periods.started_at', 'least(coalesce(periods.ended_at, as_of.as_of_at), as_of.as_of_at)', 'month') }}
-        ))                                                           as subscription_revenue,
+        sum({{ billed_revenue('periods', 'as_of.as_of_end') }}) as subscription_revenue,
         min(periods.started_at)                                      as first_started_at
     from periods
     cross join as_of
@@ -55,6 +51,7 @@ subscription_value as (
     group by periods.customer_id
 
 ),
+
 
 valued as (
 

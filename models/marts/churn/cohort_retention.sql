@@ -4,10 +4,14 @@
     Activity in a month = a purchase (a transaction with amount >= 0) or a
     subscription period in force at some time in the month.
     Revenue of a month = net transaction amounts (refunds included) + subscription
-    revenue billed: each period's monthly_amount for every calendar month from its
-    start month up to, not including, the month it ended (open periods: the as-of
-    month), so a period bills as many months as its whole-month tenure and a
-    contiguous plan change is never billed twice in one month. -#}
+    revenue billed by the billing rule (macros/billing.sql): a period is billed in
+    advance, one monthly_amount per billing cycle: at its start and at every
+    monthly anniversary of its start before it ends, up to the end of the as-of
+    day; the k-th bill falls in the k-th month after the start month, so the
+    as-of month bills every open period and a period starting and ending within
+    a month bills once; where the data states the period's total
+    (billed_amount) it is spread over those months in whole cents. The months add
+    up to the customer's subscription_revenue in int_customer_value_features. -#}
 
 with transactions as (
 
@@ -46,24 +50,29 @@ period_bounds as (
 
     select
         periods.customer_id,
-        periods.monthly_amount,
-        cast({{ dbt.date_trunc('month', 'periods.started_at') }} as date) as start_month,
-        cast({{ dbt.date_trunc('month', 'least(coalesce(periods.ended_at, as_of.as_of_at), as_of.as_of_at)') }} as date) as end_month
+        {{ billing_start_month('periods') }}                         as start_month,
+        {{ billing_cycles('periods', 'as_of.as_of_end') }}   as months,
+        {{ billed_revenue('periods', 'as_of.as_of_end') }} as billed_revenue
     from periods
     cross join as_of
-    where periods.started_at < as_of.as_of_end
+    where {{ is_started_by_as_of('periods', 'as_of.as_of_end') }}
+      and periods.started_at is not null
 
 ),
 
--- one row per period and calendar month it is in force (set-based expansion)
+-- one row per period and calendar month it bills (set-based expansion)
 period_months as (
 
     select
         customer_id,
-        monthly_amount,
-        end_month,
-        cast(unnest(generate_series(start_month, greatest(start_month, end_month), interval 1 month)) as date) as activity_month
-    from period_bounds
+        billed_revenue,
+        months,
+        month_index,
+        cast({{ dbt.dateadd('month', 'month_index', 'start_month') }} as date) as activity_month
+    from (
+        select *, unnest(generate_series(0, months - 1)) as month_index
+        from period_bounds
+    ) as expanded
 
 ),
 
@@ -74,7 +83,7 @@ subscription_months as (
         activity_month,
         true                                                         as is_active,
         cast(0 as decimal(18, 2))                                    as transaction_revenue,
-        sum(case when activity_month < end_month then monthly_amount else 0 end) as subscription_revenue
+        sum({{ billed_month_amount('billed_revenue', 'month_index', 'months') }}) as subscription_revenue
     from period_months
     group by 1, 2
 

@@ -1,15 +1,18 @@
 {#- Subscription periods summarised along several dimensions at once (the LITA
     study's revenue by region, by plan and by quarter of start; active vs
     cancelled; average duration; cancellations by region). One row per
-    dimension value; dimension 'all' is the total. Status: 'cancelled' (ended
-    with a cancellation), 'active' (open at the as-of date: is_open_at_as_of,
-    so a period ended during the as-of day is not active), else 'ended'. -#}
+    dimension value; dimension 'all' is the total. Only what is known at the
+    as-of date counts: periods started by then, ends and cancellations by then.
+    Status: 'cancelled' (ended with a cancellation by the as-of date:
+    is_cancelled_by_as_of), 'active' (open at the as-of date: is_open_at_as_of,
+    so a period ended during the as-of day is not active), else 'ended' (by an
+    upgrade or downgrade). Revenue: the billing rule (macros/billing.sql). -#}
 {%- set dimensions = {
     'all': "'all'",
     'region': "coalesce(customers.region, '(unknown)')",
     'plan_level': "coalesce(periods.plan_level, '(unknown)')",
     'start_quarter': "strftime(periods.started_at, '%Y') || '-Q' || cast(quarter(periods.started_at) as varchar)",
-    'status': "case when periods.is_churned then 'cancelled' when " ~ is_open_at_as_of('periods', 'as_of.as_of_end') ~ " then 'active' else 'ended' end"
+    'status': "case when " ~ is_cancelled_by_as_of('periods', 'as_of.as_of_end') ~ " then 'cancelled' when " ~ is_open_at_as_of('periods', 'as_of.as_of_end') ~ " then 'active' else 'ended' end"
 } -%}
 
 with as_of as (
@@ -40,13 +43,13 @@ enriched as (
         {%- for name, expression in dimensions.items() %}
         {{ expression }} as dim_{{ name }},
         {%- endfor %}
-        -- revenue of the period: what the data says was billed, else the monthly
-        -- amount times the months the period ran (to its end or the as-of date)
-        coalesce(
-            periods.billed_amount,
-            periods.monthly_amount * greatest(0, {{ dbt.datediff('periods.started_at', 'least(coalesce(periods.ended_at, ' ~ as_of_date() ~ '), ' ~ as_of_date() ~ ')', 'month') }})
-        ) as period_revenue,
-        {{ dbt.datediff('periods.started_at', 'coalesce(periods.ended_at, ' ~ as_of_date() ~ ')', 'day') }} as duration_days
+        -- revenue of the period up to the as-of date: the billing rule
+        {{ billed_revenue('periods', 'as_of.as_of_end') }} as period_revenue,
+        {{ is_cancelled_by_as_of('periods', 'as_of.as_of_end') }} as is_cancelled,
+        {{ is_ended_by_as_of('periods', 'as_of.as_of_end') }} as is_ended,
+        -- days from start to end, or to the as-of date while open (an end after
+        -- the as-of date is not known yet)
+        {{ dbt.datediff('periods.started_at', 'least(coalesce(periods.ended_at, as_of.as_of_at), as_of.as_of_at)', 'day') }} as duration_days
     from periods
     cross join as_of
     left join customers using (customer_id)
@@ -61,9 +64,13 @@ summarised as (
         count(*)                                                        as subscriptions,
         count(distinct customer_id)                                     as customers,
         sum(period_revenue)                                             as revenue,
-        count(*) filter (where is_churned)                              as cancelled_subscriptions,
-        count(*) filter (where not coalesce(is_churned, false))         as not_cancelled_subscriptions,
-        {{ safe_divide('count(*) filter (where is_churned)', 'count(*)') }} as cancellation_rate,
+        count(*) filter (where is_ended)                                as ended_subscriptions,
+        {{ safe_divide('count(*) filter (where is_ended)', 'count(*)') }} as ended_share,
+        count(*) filter (where is_cancelled)                            as cancelled_subscriptions,
+        count(*) filter (where not is_cancelled)                        as not_cancelled_subscriptions,
+        {{ safe_divide('count(*) filter (where is_cancelled)', 'count(*)') }} as cancellation_rate,
+        count(distinct customer_id) filter (where is_cancelled)         as cancelled_customers,
+        {{ safe_divide('count(distinct customer_id) filter (where is_cancelled)', 'count(distinct customer_id)') }} as customers_cancelled_share,
         avg(duration_days)                                              as avg_duration_days
     from enriched
     group by dim_{{ name }}

@@ -1,0 +1,156 @@
+"""The subscription billing rule, and cancellation measures (issue 9 section 3
+items 2 and 8), on the bundled demo data.
+
+The billing rule (docs/DESIGN.md, macros/billing.sql): a subscription period
+bills its monthly_amount for every calendar month it was open in, from its start
+month to the month of its end (or of the as-of date while open, or when it ends
+later) inclusive, never past the as-of date. Every expected figure here is
+recomputed with pandas from intermediate.int_subscriptions (the canonical input
+the marts read) with that rule, never read back from the code under test."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from dbt_harness import run_dbt
+
+PAST_AS_OF = "2024-06-30"
+PARTIAL = ["--indirect-selection", "cautious"]
+MODELS = "+cohort_retention +subscription_summary +int_customer_value_features +int_customer_subscription_status"
+
+
+def _partial_build(workdir, select: str, vars: dict):
+    result = run_dbt(workdir, vars={"dataset": "demo", **vars}, extra=["--select", *select.split(), *PARTIAL])
+    assert result.returncode == 0, result.output[-4000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def today(tmp_path_factory):
+    return _partial_build(tmp_path_factory.mktemp("billing_today"), MODELS, {})
+
+
+@pytest.fixture(scope="module")
+def past(tmp_path_factory):
+    return _partial_build(tmp_path_factory.mktemp("billing_past"), MODELS, {"as_of_date": PAST_AS_OF})
+
+
+def _periods(result) -> pd.DataFrame:
+    rows = result.query("select subscription_id, customer_id, monthly_amount, started_at, ended_at, "
+                        "end_reason, is_churned from intermediate.int_subscriptions")
+    return pd.DataFrame(rows, columns=["subscription_id", "customer_id", "monthly_amount", "started_at",
+                                       "ended_at", "end_reason", "is_churned"])
+
+
+def _billed_months(periods: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """One row per period and calendar month it bills, by the stated rule."""
+    as_of_end = as_of + pd.Timedelta(days=1)
+    known = periods[periods.started_at < as_of_end].copy()
+    # the month of the end, or of the as-of date while open or ending later
+    last = known.ended_at.where(known.ended_at.notna() & (known.ended_at < as_of_end), as_of)
+    rows = []
+    for period, start, end in zip(known.itertuples(), known.started_at, last):
+        for month in pd.period_range(start.to_period("M"), end.to_period("M"), freq="M"):
+            rows.append((period.subscription_id, period.customer_id, month.to_timestamp(), period.monthly_amount))
+    return pd.DataFrame(rows, columns=["subscription_id", "customer_id", "month", "amount"])
+
+
+def _as_of(result) -> pd.Timestamp:
+    # the default as-of date: the latest date in the demo data (test_definitions.py)
+    return pd.Timestamp("2024-12-31")
+
+
+# -- item 2: the as-of month and same-month periods are billed ---------------------
+
+def test_as_of_month_bills_every_open_subscription(today):
+    periods = _periods(today)
+    as_of = _as_of(today)
+    assert as_of == pd.Timestamp("2024-12-31")
+    open_now = periods[periods.ended_at.isna() | (periods.ended_at >= as_of + pd.Timedelta(days=1))]
+    assert len(open_now) == 733 and sum(open_now.monthly_amount) == Decimal("15739.44")
+    billed = _billed_months(periods, as_of)
+    expected = billed.groupby("month").amount.sum()
+    got = dict(today.query("select activity_month, sum(subscription_revenue) from cohort_retention group by 1"))
+    got = {pd.Timestamp(k): v for k, v in got.items() if v != 0}
+    assert got == {k: v for k, v in expected.items()}
+    # December 2024 (the as-of month) bills at least the 733 open periods
+    assert got[pd.Timestamp("2024-12-01")] >= Decimal("15739.44")
+
+
+def test_same_month_periods_bill_one_month_and_totals_agree(today):
+    periods = _periods(today)
+    as_of = _as_of(today)
+    billed = _billed_months(periods, as_of)
+    months = billed.groupby("subscription_id").size()
+    ended_in_month = periods[periods.ended_at.notna()
+                             & (periods.started_at.dt.to_period("M") == periods.ended_at.dt.to_period("M"))]
+    assert len(ended_in_month) == 140
+    assert (months[ended_in_month.subscription_id] == 1).all()
+    assert months.min() == 1 and len(months) == 2490
+
+    total = sum(billed.amount)
+    assert total == Decimal("310975.51")
+    assert today.scalar("select sum(subscription_revenue) from cohort_retention") == total
+    assert today.scalar("select revenue from subscription_summary where dimension_name = 'all'") == total
+    # per customer: revenue and months (tenure_months) by the same rule
+    per_customer = billed.groupby("customer_id").agg(revenue=("amount", "sum"), months=("amount", "size"))
+    got = {c: (r, m) for c, r, m in today.query(
+        "select f.customer_id, f.subscription_revenue, s.tenure_months "
+        "from intermediate.int_customer_value_features as f "
+        "inner join intermediate.int_customer_subscription_status as s using (customer_id)")}
+    assert got == {c: (row.revenue, row.months) for c, row in per_customer.iterrows()}
+
+
+# -- item 8: what each cancellation measure counts ------------------------------------
+
+def _expected_summary(periods: pd.DataFrame, as_of: pd.Timestamp) -> dict:
+    as_of_end = as_of + pd.Timedelta(days=1)
+    known = periods[periods.started_at < as_of_end]
+    ended = known.ended_at.notna() & (known.ended_at < as_of_end)
+    cancelled = ended & (known.end_reason == "cancel")
+    return {
+        "subscriptions": len(known),
+        "ended_subscriptions": int(ended.sum()),
+        "cancelled_subscriptions": int(cancelled.sum()),
+        "cancelled_customers": known[cancelled].customer_id.nunique(),
+        "customers": known.customer_id.nunique(),
+    }
+
+
+def _summary(result) -> dict:
+    names = ["subscriptions", "customers", "ended_subscriptions", "ended_share", "cancelled_subscriptions",
+             "cancellation_rate", "cancelled_customers", "customers_cancelled_share"]
+    row = result.query(f"select {', '.join(names)} from subscription_summary where dimension_name = 'all'")[0]
+    return dict(zip(names, row))
+
+
+def test_cancellation_measures_name_what_they_count(today):
+    expected = _expected_summary(_periods(today), _as_of(today))
+    got = _summary(today)
+    assert {k: got[k] for k in expected} == expected
+    assert expected["ended_subscriptions"] == 1757 and expected["cancelled_subscriptions"] == 1310
+    assert got["ended_share"] == expected["ended_subscriptions"] / expected["subscriptions"]
+    assert got["cancellation_rate"] == expected["cancelled_subscriptions"] / expected["subscriptions"]
+    assert got["customers_cancelled_share"] == expected["cancelled_customers"] / expected["customers"]
+
+
+def test_no_cancellation_after_a_past_as_of_date_is_visible(past):
+    as_of = pd.Timestamp(PAST_AS_OF)
+    periods = _periods(past)
+    expected = _expected_summary(periods, as_of)
+    got = _summary(past)
+    assert {k: got[k] for k in expected} == expected
+    # periods started by then whose cancellation came later are not cancelled then
+    later = periods[(periods.started_at < as_of + pd.Timedelta(days=1)) & periods.is_churned
+                    & (periods.ended_at >= as_of + pd.Timedelta(days=1))]
+    assert len(later) > 0
+    status = dict(past.query("select dimension_value, subscriptions from subscription_summary "
+                             "where dimension_name = 'status'"))
+    assert status["cancelled"] == expected["cancelled_subscriptions"]
+    # the past as-of month bills the periods in force in it, nothing after it
+    billed = _billed_months(periods, as_of)
+    assert past.scalar("select revenue from subscription_summary where dimension_name = 'all'") == sum(billed.amount)
+    assert past.scalar("select max(activity_month) from cohort_retention") == as_of.replace(day=1).date()
+
