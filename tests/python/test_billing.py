@@ -1,5 +1,5 @@
-"""The subscription billing rule, and cancellation measures (issue 9 section 3
-items 2 and 8), on the bundled demo data.
+"""The subscription billing rule, cancellation measures and determinism (issue 9
+section 3 items 2, 8 and 9), on the bundled demo data.
 
 The billing rule (docs/DESIGN.md, macros/billing.sql): a subscription period
 bills its monthly_amount for every calendar month it was open in, from its start
@@ -154,3 +154,13 @@ def test_no_cancellation_after_a_past_as_of_date_is_visible(past):
     assert past.scalar("select revenue from subscription_summary where dimension_name = 'all'") == sum(billed.amount)
     assert past.scalar("select max(activity_month) from cohort_retention") == as_of.replace(day=1).date()
 
+
+# -- item 9: tier_segment_profile is byte-identical across builds ----------------------
+
+def test_tier_segment_profile_is_deterministic(tmp_path_factory):
+    runs = [_partial_build(tmp_path_factory.mktemp(f"tier_profile_{i}"), "+tier_segment_profile", {})
+            for i in range(2)]
+    first, second = ([tuple(repr(v) for v in row) for row in run.query(
+        "select * from tier_segment_profile order by plan_level, rfm_segment")] for run in runs)
+    assert len(first) > 0
+    assert first == second

@@ -38,6 +38,9 @@ tier_change as (
 
 ),
 
+-- averages and sums over floats are taken in exact decimals (38 digits, 18
+-- after the point) so they do not depend on the order DuckDB's parallel
+-- aggregation meets the rows: the same input gives the same bytes
 final as (
 
     select
@@ -46,13 +49,13 @@ final as (
         count(*)                                            as customers,
         {{ safe_divide('count(*)', 'sum(count(*)) over (partition by subscribers.plan_level)') }} as share_of_tier,
         avg(cast(subscribers.is_churned as integer))        as churned_share,
-        avg(value.historical_value)                         as avg_historical_clv,
-        sum(value.historical_value)                         as historical_clv,
-        avg(forecast.predicted_clv)                         as avg_predicted_clv,
-        avg(forecast.probability_alive)                     as avg_probability_alive,
-        avg(risk.churn_probability)                         as avg_churn_probability,
-        avg(tier_change.p_upgrade)                          as avg_p_upgrade,
-        avg(tier_change.p_downgrade)                        as avg_p_downgrade
+        avg(cast(value.historical_value as decimal(38, 18)))  as avg_historical_clv,
+        sum(cast(value.historical_value as decimal(18, 2))) as historical_clv,
+        avg(cast(forecast.predicted_clv as decimal(38, 18)))  as avg_predicted_clv,
+        avg(cast(forecast.probability_alive as decimal(38, 18))) as avg_probability_alive,
+        avg(cast(risk.churn_probability as decimal(38, 18)))  as avg_churn_probability,
+        avg(cast(tier_change.p_upgrade as decimal(38, 18)))   as avg_p_upgrade,
+        avg(cast(tier_change.p_downgrade as decimal(38, 18))) as avg_p_downgrade
     from subscribers
     left join rfm using (customer_id)
     left join value using (customer_id)
