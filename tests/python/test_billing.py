@@ -158,9 +158,29 @@ def test_no_cancellation_after_a_past_as_of_date_is_visible(past):
 # -- item 9: tier_segment_profile is byte-identical across builds ----------------------
 
 def test_tier_segment_profile_is_deterministic(tmp_path_factory):
-    runs = [_partial_build(tmp_path_factory.mktemp(f"tier_profile_{i}"), "+tier_segment_profile", {})
-            for i in range(2)]
-    first, second = ([tuple(repr(v) for v in row) for row in run.query(
-        "select * from tier_segment_profile order by plan_level, rfm_segment")] for run in runs)
+    """Same input, same bytes: a second build, and the model's compiled SQL run
+    again over its inputs stored in another row order (which changes the order
+    a float sum meets the rows), give exactly the built rows."""
+    import shutil
+
+    import duckdb
+
+    workdirs = [tmp_path_factory.mktemp(f"tier_profile_{i}") for i in range(2)]
+    runs = [_partial_build(workdir, "+tier_segment_profile", {}) for workdir in workdirs]
+    query = "select * from tier_segment_profile order by plan_level, rfm_segment"
+    first, second = ([tuple(repr(v) for v in row) for row in run.query(query)] for run in runs)
     assert len(first) > 0
     assert first == second
+
+    compiled = next((workdirs[0] / "target" / "compiled").rglob("tier_segment_profile.sql")).read_text()
+    reordered = workdirs[0] / "reordered" / runs[0].db_path.name
+    reordered.parent.mkdir()
+    shutil.copy(runs[0].db_path, reordered)
+    with duckdb.connect(str(reordered)) as con:
+        for table in ["customer_features", "customer_clv_forecast", "customer_churn_risk",
+                      "customer_tier_change_risk", "customer_rfm"]:
+            con.execute(f"create or replace table main.{table} as "
+                        f"select * from main.{table} order by md5(customer_id || 'reorder')")
+        rerun = [tuple(repr(v) for v in row)
+                 for row in con.execute(f"select * from ({compiled}) order by plan_level, rfm_segment").fetchall()]
+    assert rerun == first
