@@ -51,8 +51,12 @@ period_bounds as (
     select
         periods.customer_id,
         {{ billing_start_month('periods') }}                         as start_month,
-        {{ billing_cycles('periods', 'as_of.as_of_end') }}   as months,
-        {{ billed_revenue('periods', 'as_of.as_of_end') }} as billed_revenue
+        -- the months the period is in force in (active): start month to the
+        -- month it ended, or the as-of month while open
+        greatest(1, {{ dbt.datediff(billing_start_month('periods'), 'cast(' ~ dbt.date_trunc('month', 'least(coalesce(periods.ended_at, as_of.as_of_at), as_of.as_of_at)') ~ ' as date)', 'month') }} + 1) as months_in_force,
+        -- the bills (macros/billing.sql): the k-th in the k-th month after the start
+        {{ billing_cycles('periods', 'as_of.as_of_end') }}           as months,
+        {{ billed_revenue('periods', 'as_of.as_of_end') }}           as billed_revenue
     from periods
     cross join as_of
     where {{ is_started_by_as_of('periods', 'as_of.as_of_end') }}
@@ -60,7 +64,7 @@ period_bounds as (
 
 ),
 
--- one row per period and calendar month it bills (set-based expansion)
+-- one row per period and calendar month it is in force in (set-based expansion)
 period_months as (
 
     select
@@ -70,7 +74,7 @@ period_months as (
         month_index,
         cast({{ dbt.dateadd('month', 'month_index', 'start_month') }} as date) as activity_month
     from (
-        select *, unnest(generate_series(0, months - 1)) as month_index
+        select *, unnest(generate_series(0, greatest(months_in_force, months) - 1)) as month_index
         from period_bounds
     ) as expanded
 
@@ -83,7 +87,8 @@ subscription_months as (
         activity_month,
         true                                                         as is_active,
         cast(0 as decimal(18, 2))                                    as transaction_revenue,
-        sum({{ billed_month_amount('billed_revenue', 'month_index', 'months') }}) as subscription_revenue
+        coalesce(sum({{ billed_month_amount('billed_revenue', 'month_index', 'months') }})
+            filter (where month_index < months), 0)                  as subscription_revenue
     from period_months
     group by 1, 2
 
