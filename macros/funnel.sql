@@ -85,13 +85,27 @@
 {% endmacro %}
 
 
-{#- A SELECT statement (usable as a CTE body) giving one row per customer who
-    reached step 1: customer_id, path_object_id, step_1_at .. step_N_at (null
-    when not reached), furthest_step, furthest_event_name.
+{#- The events the funnel marts see: int_events up to the as-of date. -#}
+{% macro funnel_events() -%}
+  select * from {{ ref('int_events') }}
+  where {{ is_on_or_before_as_of('event_at') }}
+{%- endmacro %}
+
+
+{#- A SELECT statement (usable as a CTE body) giving one row per funnel CHAIN:
+    customer_id, chain_object_id, step_1_at .. step_N_at (null when not
+    reached), furthest_step, furthest_at. Without object matching each customer
+    who reached step 1 has one chain (chain_object_id null); with matching, one
+    chain per object_id on which the customer reached the first matched step,
+    or a single chain with a null chain_object_id when no matched step was
+    reached. Steps before the matched ones are per customer (the same on every
+    chain of the customer). This is the one definition of "step reached"; the
+    customer's path (funnel_customer_steps) and the per-step, per-object marts
+    are read from it.
     events: a relation or CTE name with customer_id, event_at, event_name, object_id.
     The other arguments default to the vars funnel_steps, funnel_window_days and
     funnel_match_object. -#}
-{% macro funnel_customer_steps(events, steps=none, window_days='from_var', match_object=none) -%}
+{% macro funnel_chains(events, steps=none, window_days='from_var', match_object=none) -%}
   {%- set steps = steps if steps is not none else setting('funnel_steps') -%}
   {%- set window_days = setting('funnel_window_days') if window_days == 'from_var' else window_days -%}
   {%- set match_object = match_object if match_object is not none else setting('funnel_match_object') -%}
@@ -167,9 +181,9 @@
       select
           step_1.customer_id,
           {%- if match_object %}
-          step_{{ object_from }}.object_id as path_object_id,
+          step_{{ object_from }}.object_id as chain_object_id,
           {%- else %}
-          cast(null as {{ dbt.type_string() }}) as path_object_id,
+          cast(null as {{ dbt.type_string() }}) as chain_object_id,
           {%- endif %}
           {%- for step in steps %}
           step_{{ loop.index }}.reached_at as step_{{ loop.index }}_at{{ ',' if not loop.last }}
@@ -201,9 +215,28 @@
           ) as furthest_at
       from chains
 
-  ),
+  )
 
-  {%- if match_object %}
+  select * from measured
+{%- endmacro %}
+
+
+{#- A SELECT statement (usable as a CTE body) giving one row per customer who
+    reached step 1: customer_id, path_object_id, step_1_at .. step_N_at (null
+    when not reached), furthest_step, furthest_event_name. The path is the chain
+    of funnel_chains that reached the furthest step earliest (ties: the
+    smallest object_id), and all its timestamps are that chain's.
+    Arguments as funnel_chains. -#}
+{% macro funnel_customer_steps(events, steps=none, window_days='from_var', match_object=none) -%}
+  {%- set steps = steps if steps is not none else setting('funnel_steps') -%}
+  {%- set window_days = setting('funnel_window_days') if window_days == 'from_var' else window_days -%}
+  {%- set match_object = match_object if match_object is not none else setting('funnel_match_object') -%}
+
+  with measured as (
+
+      {{ funnel_chains(events, steps, window_days, match_object) }}
+
+  ),
 
   -- one path per customer: the chain that got furthest, earliest, then the
   -- smallest object_id (the chain key), so ties never split arbitrarily
@@ -213,25 +246,17 @@
           *,
           row_number() over (
               partition by customer_id
-              order by furthest_step desc, furthest_at asc, path_object_id asc nulls last
+              order by furthest_step desc, furthest_at asc, chain_object_id asc nulls last
           ) as path_rank
       from measured
 
   ),
-  {%- else %}
-
-  paths as (
-
-      select *, 1 as path_rank from measured
-
-  ),
-  {%- endif %}
 
   customer_steps as (
 
       select
           customer_id,
-          path_object_id,
+          chain_object_id as path_object_id,
           {%- for step in steps %}
           step_{{ loop.index }}_at,
           {%- endfor %}

@@ -19,6 +19,7 @@ from dbt_harness import run_dbt
 from segkit.generate import generate, write
 
 MY_MARTS = ["customer_funnel", "funnel_steps", "funnel_by_dimension", "funnel_step_times",
+            "customer_funnel_chains",
             "product_performance", "category_mix", "cross_sell_pairs", "channel_performance",
             "revenue_by_geography"]
 SELECT = ["--indirect-selection", "cautious", "--select"] + ["+" + m for m in MY_MARTS]
@@ -112,8 +113,18 @@ def test_funnel_steps_and_times(demo):
 
     times = {(r[0], r[1]): r[2:] for r in demo.query(
         "select from_step, to_step, users, median_hours, p90_hours from funnel_step_times")}
+    # each step is timed on the customer's first path to it: signup -> the FIRST
+    # enrolment (with a course) after it; completion: the matched path's chain
+    events = _events(demo)
+    first_enrolment = {}
+    for customer, (_, t) in ref.items():
+        enrolments = [at for at, name, obj in events[customer]
+                      if name == STEPS[1] and obj is not None and at >= t[0]]
+        if enrolments:
+            first_enrolment[customer] = [t[0], min(enrolments)]
     for i, j in [(1, 2), (2, 3), (1, 3)]:
-        hours = [(t[j - 1] - t[i - 1]).total_seconds() / 3600 for _, t in ref.values() if t[j - 1] is not None]
+        paths = first_enrolment.values() if (i, j) == (1, 2) else [t for _, t in ref.values()]
+        hours = [(t[j - 1] - t[i - 1]).total_seconds() / 3600 for t in paths if t[j - 1] is not None]
         users, median, p90 = times[(i, j)]
         assert users == len(hours)
         assert median == pytest.approx(np.percentile(hours, 50))  # linear = continuous percentile

@@ -8,8 +8,7 @@
 
 with events as (
 
-    select * from {{ ref('int_events') }}
-    where {{ is_on_or_before_as_of('event_at') }}
+    {{ funnel_events() }}
 
 ),
 

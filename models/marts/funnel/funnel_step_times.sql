@@ -1,21 +1,49 @@
 {#- Time between funnel steps: for every pair of steps (from_step < to_step),
     the customers who reached to_step (hence from_step) and the mean, median and
-    90th percentile (continuous) of the hours between the two steps, measured on
-    each customer's path in customer_funnel (whole seconds). Every pair is
-    listed while anyone entered the funnel (0 users, null hours when nobody
-    reached to_step); empty when nobody entered. -#}
+    90th percentile (continuous) of the hours between the two steps. Each
+    to_step is measured on the customer's FIRST path to it: the chain of
+    customer_funnel_chains that reached to_step earliest (ties: the smallest
+    object_id), and from_step is that chain's. So signup -> enrolment runs to
+    the first enrolment after signing up, and enrolment -> completion from the
+    enrolment in the course completed first to its completion (same object).
+    Computed on whole seconds (exact integers: the mean is an exact sum divided
+    once, the percentiles interpolate sorted integers), then / 3600, so a
+    re-run gives the same bytes. Every pair is listed while anyone entered the
+    funnel (0 users, null hours when nobody reached to_step); empty when nobody
+    entered. -#}
 {%- set steps = setting('funnel_steps') -%}
 {%- set n = steps | length %}
 
-with customer_funnel as (
+with chains as (
 
-    select * from {{ ref('customer_funnel') }}
+    select * from {{ ref('customer_funnel_chains') }}
 
 ),
 
 step_pairs as (
 
     {{ funnel_step_pairs(steps) }}
+
+),
+
+-- per customer and step j >= 2, the chain that reached step j first
+first_paths as (
+    {%- for j in range(2, n + 1) %}
+
+    select
+        {{ j }} as to_step,
+        customer_id,
+        {%- for step in steps %}
+        step_{{ loop.index }}_at,
+        {%- endfor %}
+        row_number() over (
+            partition by customer_id
+            order by step_{{ j }}_at asc, chain_object_id asc nulls last
+        ) as path_rank
+    from chains
+    where step_{{ j }}_at is not null
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
 
 ),
 
@@ -26,9 +54,9 @@ durations as (
     select
         {{ i }} as from_step,
         {{ j }} as to_step,
-        {{ dbt.datediff('step_' ~ i ~ '_at', 'step_' ~ j ~ '_at', 'second') }} / 3600.0 as hours
-    from customer_funnel
-    where step_{{ j }}_at is not null
+        cast({{ dbt.datediff('step_' ~ i ~ '_at', 'step_' ~ j ~ '_at', 'second') }} as bigint) as seconds
+    from first_paths
+    where to_step = {{ j }} and path_rank = 1
     {{ 'union all' if not (i == n - 1 and j == n) }}
     {%- endfor %}
     {%- endfor %}
@@ -41,9 +69,10 @@ summary as (
         from_step,
         to_step,
         count(*) as users,
-        avg(hours) as avg_hours,
-        {{ percentile_cont('hours', 0.5) }} as median_hours,
-        {{ percentile_cont('hours', 0.9) }} as p90_hours
+        -- exact: an integer sum (no float rounding, whatever the order), divided once
+        cast(sum(seconds) as double) / count(*) / 3600.0 as avg_hours,
+        {{ percentile_cont('seconds', 0.5) }} / 3600.0 as median_hours,
+        {{ percentile_cont('seconds', 0.9) }} / 3600.0 as p90_hours
     from durations
     group by from_step, to_step
 
@@ -64,7 +93,7 @@ final as (
     left join summary
         on summary.from_step = step_pairs.from_step
         and summary.to_step = step_pairs.to_step
-    where exists (select 1 from customer_funnel)
+    where exists (select 1 from chains)
 
 )
 
