@@ -92,6 +92,24 @@
 {%- endmacro %}
 
 
+{#- The maturity rule, one definition for every funnel mart. With a window
+    (window_days not null), a customer who entered the funnel at step_1_at is
+    mature when the whole window has passed by the end of the as-of day
+    (step_1_at + window_days < the day after the as-of date): only then is a
+    step not reached a final "not converted". Younger entrants are not yet
+    mature: the marts leave them out of the conversion counts and report them
+    separately. Without a window every entrant is mature (the funnel has no
+    horizon). -#}
+{% macro funnel_is_mature(step_1_at, window_days='from_var') -%}
+  {%- set window_days = setting('funnel_window_days') if window_days == 'from_var' else window_days -%}
+  {%- if window_days is none -%}
+    true
+  {%- else -%}
+    ({{ dbt.dateadd('second', (window_days * 86400) | round | int, step_1_at) }} < {{ as_of_end(as_of_date()) }})
+  {%- endif -%}
+{%- endmacro %}
+
+
 {#- A SELECT statement (usable as a CTE body) giving one row per funnel CHAIN:
     customer_id, chain_object_id, step_1_at .. step_N_at (null when not
     reached), furthest_step, furthest_at. Without object matching each customer
@@ -276,8 +294,12 @@
 
 
 {#- users / conversion_from_previous / conversion_from_start per step from a
-    relation of (partition columns..., furthest_step, users): the users whose
-    furthest step is each step. Steps nobody reached get 0 users. -#}
+    relation of (partition columns..., furthest_step, users,
+    not_yet_mature_users): the mature and the not yet mature entrants whose
+    furthest step is each step (funnel_is_mature). Conversion counts only the
+    mature ones; not_yet_mature_users, per step, the others who reached it. A
+    partition with only immature entrants is listed (0 users, null
+    conversion). Steps nobody reached get 0 users. -#}
 {% macro funnel_conversion(furthest_counts, steps, partition_by=[]) -%}
   {%- set part = partition_by | join(', ') -%}
   with step_list as (
@@ -309,7 +331,8 @@
           {%- endfor %}
           grid.step_number,
           grid.event_name,
-          cast(coalesce(sum(counts.users), 0) as bigint) as users
+          cast(coalesce(sum(counts.users), 0) as bigint) as users,
+          cast(coalesce(sum(counts.not_yet_mature_users), 0) as bigint) as not_yet_mature_users
       from grid
       left join {{ furthest_counts }} as counts
           on counts.furthest_step >= grid.step_number
@@ -346,6 +369,7 @@
       users,
       cast(previous_users - users as bigint) as dropped_users,
       {{ safe_divide('users', 'previous_users') }} as conversion_from_previous,
-      {{ safe_divide('users', 'start_users') }} as conversion_from_start
+      {{ safe_divide('users', 'start_users') }} as conversion_from_start,
+      not_yet_mature_users
   from converted
 {%- endmacro %}

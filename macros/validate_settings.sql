@@ -84,6 +84,7 @@
   'clv_segment_floor_label': {'type': 'text', 'fix': "give the label of scores below every clv_segments rule, e.g. Churn Risk"},
   'upsell_segments': {'type': 'names', 'empty': true, 'fix': "list clv_segments labels, e.g. [High Value, Moderate Value]"},
   'backtest_rfm_segment_map': {'type': 'text', 'fix': "name a segment_map of the rfm_segment_map seed, e.g. standard"},
+  'funnel_cohort_grain': {'type': 'choice', 'options': ['week', 'month'], 'fix': "use week (ISO weeks, from Monday) or month"},
   'cluster_input': {'type': 'choice', 'options': ['customer_features', 'customer_monthly_matrix'], 'fix': "use customer_features, or customer_monthly_matrix (creator study)"},
   'cluster_methods': {'type': 'names', 'empty': true, 'options': ['kmeans', 'dbscan'], 'fix': "list methods among kmeans, dbscan, e.g. [kmeans, dbscan] ([] = no clustering)"},
   'cluster_features': {'type': 'names', 'fix': "list columns of the cluster_input table (shell patterns such as 'revenue_m*' allowed), e.g. [total_spend, orders]"},

@@ -1,5 +1,6 @@
-"""Funnel definitions that must be exact (issue 9 section 3, items 1 and 9), on
-the bundled demo data: the time between steps and byte-identical re-runs.
+"""Funnel definitions that must be exact (issue 9 section 3, items 1, 9 and 10), on
+the bundled demo data: the time between steps, the maturity rule, conversion by
+entry cohort, completion per course, and byte-identical re-runs.
 
 Partial builds of the demo dataset (the funnel marts and what they need). Every
 expected figure is recomputed here with pandas from intermediate.int_events, with
@@ -9,7 +10,8 @@ the marts under test:
   completion counts when it is of a course the customer enrolled in (after step 1),
   at or after that enrolment; with a window, every step within window days of step 1;
 - time signup -> enrolment: to the FIRST enrolment; enrolment -> completion: from the
-  enrolment in the course completed first to that completion (ties: smallest course)."""
+  enrolment in the course completed first to that completion (ties: smallest course);
+- mature: step 1 + window < the day after the as-of date (no window: everyone)."""
 from __future__ import annotations
 
 import duckdb
@@ -20,7 +22,9 @@ import pytest
 from dbt_harness import run_dbt
 
 PARTIAL = ["--indirect-selection", "cautious"]
-MARTS = "+funnel_step_times"
+MARTS = "+funnel_steps +funnel_by_dimension +funnel_step_times +funnel_by_cohort +funnel_course_completion"
+PAST_AS_OF = "2024-06-30"
+WINDOW_DAYS = 30
 
 
 def _partial_build(workdir, select: str, vars: dict):
@@ -32,6 +36,12 @@ def _partial_build(workdir, select: str, vars: dict):
 @pytest.fixture(scope="module")
 def default(tmp_path_factory):
     return _partial_build(tmp_path_factory.mktemp("funnel_default"), MARTS, {})
+
+
+@pytest.fixture(scope="module")
+def windowed(tmp_path_factory):
+    return _partial_build(tmp_path_factory.mktemp("funnel_window"), MARTS,
+                          {"as_of_date": PAST_AS_OF, "funnel_window_days": WINDOW_DAYS})
 
 
 def _df(result, sql: str) -> pd.DataFrame:
@@ -60,6 +70,10 @@ def reference_chains(result, as_of_end: str | None = None, window_days: int | No
     comp = (comp.groupby(["customer_id", "object_id"], as_index=False).event_at.min()
             .rename(columns={"event_at": "comp_at"}))
     chains = t1.merge(enr.merge(comp, on=["customer_id", "object_id"], how="left"), on="customer_id", how="left")
+    if window_days is None:
+        chains["is_mature"] = True
+    else:
+        chains["is_mature"] = chains.t1 + pd.Timedelta(days=window_days) < pd.Timestamp(as_of_end)
     return chains
 
 
@@ -114,3 +128,79 @@ def test_step_times_are_byte_identical_across_builds(default, tmp_path):
     first, second = default.query(sql), again.query(sql)
     assert len(first) == 3
     assert [tuple(map(repr, r)) for r in first] == [tuple(map(repr, r)) for r in second]
+
+
+# -- item 10 (a): maturity rule with a conversion window -------------------------
+
+AS_OF_END = "2024-07-01"  # the day after PAST_AS_OF
+
+
+def _reached(chains: pd.DataFrame) -> pd.DataFrame:
+    """Per customer: t1, is_mature, furthest step reached (1..3)."""
+    per = chains.groupby("customer_id").agg(t1=("t1", "first"), is_mature=("is_mature", "first"),
+                                            enrolled=("enrol_at", "count"), completed=("comp_at", "count"))
+    per["furthest"] = 1 + (per.enrolled > 0) + (per.completed > 0)
+    return per
+
+
+def test_funnel_steps_count_only_mature_entrants(windowed):
+    per = _reached(reference_chains(windowed, AS_OF_END, WINDOW_DAYS))
+    assert (~per.is_mature).sum() > 50  # the rule bites: signups in the last 30 days
+    rows = windowed.query("select step_number, users, not_yet_mature_users, conversion_from_start "
+                          "from funnel_steps order by step_number")
+    mature, young = per[per.is_mature], per[~per.is_mature]
+    for step, users, not_yet, conversion in rows:
+        assert users == (mature.furthest >= step).sum(), step
+        assert not_yet == (young.furthest >= step).sum(), step
+        assert conversion == pytest.approx((mature.furthest >= step).sum() / len(mature)), step
+    # by dimension: the same mature entrants, split
+    assert windowed.scalar("select sum(users) from funnel_by_dimension "
+                           "where dimension_name = 'country' and step_number = 1") == len(mature)
+
+
+# -- item 10 (b): conversion by entry cohort --------------------------------------
+
+def test_funnel_by_cohort_months(windowed):
+    per = _reached(reference_chains(windowed, AS_OF_END, WINDOW_DAYS))
+    per["cohort"] = per.t1.dt.to_period("M").dt.start_time.dt.date
+    got = {(r[0], r[1]): r[2:] for r in windowed.query(
+        "select cohort_start, step_number, entered_users, is_mature, users, not_yet_mature_users, "
+        "conversion_from_start from funnel_by_cohort where cohort_grain = 'month'")}
+    assert len(got) == per.cohort.nunique() * 3
+    for cohort, members in per.groupby("cohort"):
+        mature = members[members.is_mature]
+        for step in (1, 2, 3):
+            entered, is_mature, users, not_yet, conversion = got[(cohort, step)]
+            assert entered == len(members)
+            assert is_mature == bool(members.is_mature.all())
+            assert users == (mature.furthest >= step).sum()
+            assert not_yet == (members[~members.is_mature].furthest >= step).sum()
+            if len(mature):
+                assert conversion == pytest.approx((mature.furthest >= step).sum() / len(mature))
+            else:
+                assert conversion is None
+    # June 2024 (as-of 06-30, window 30 days): no June entrant is mature yet
+    assert got[(pd.Timestamp("2024-06-01").date(), 1)][1:3] == (False, 0)
+
+
+# -- item 10 (c): completion per course ------------------------------------------
+
+@pytest.mark.parametrize("build", ["default", "windowed"])
+def test_course_completion_per_course(build, request):
+    result = request.getfixturevalue(build)
+    chains = (reference_chains(result) if build == "default"
+              else reference_chains(result, AS_OF_END, WINDOW_DAYS)).dropna(subset=["object_id"])
+    mature, young = chains[chains.is_mature], chains[~chains.is_mature]
+    got = {r[0]: r[1:] for r in result.query(
+        "select object_id, entered_users, completed_users, completion_rate, "
+        "not_yet_mature_entered_users, not_yet_mature_completed_users from funnel_course_completion")}
+    assert set(got) == set(chains.object_id)
+    for course, (entered, completed, rate, young_entered, young_completed) in got.items():
+        m, y = mature[mature.object_id == course], young[young.object_id == course]
+        assert (entered, completed) == (len(m), m.comp_at.notna().sum()), course
+        assert rate == pytest.approx(m.comp_at.notna().sum() / len(m)), course
+        assert (young_entered, young_completed) == (len(y), y.comp_at.notna().sum()), course
+    if build == "default":
+        # the per-course rate is not the per-customer one: 60 courses, different rates
+        rates = {round(v[2], 9) for v in got.values()}
+        assert len(got) >= 10 and len(rates) > 5

@@ -19,7 +19,7 @@ from dbt_harness import run_dbt
 from segkit.generate import generate, write
 
 MY_MARTS = ["customer_funnel", "funnel_steps", "funnel_by_dimension", "funnel_step_times",
-            "customer_funnel_chains",
+            "customer_funnel_chains", "funnel_by_cohort", "funnel_course_completion",
             "product_performance", "category_mix", "cross_sell_pairs", "channel_performance",
             "revenue_by_geography"]
 SELECT = ["--indirect-selection", "cautious", "--select"] + ["+" + m for m in MY_MARTS]

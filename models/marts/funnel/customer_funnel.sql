@@ -3,7 +3,8 @@
     macros/funnel.sql: strictly ordered steps (an event before the previous step
     does not count), optional var('funnel_window_days') from step 1, optional
     var('funnel_match_object') (steps 2..N on the same object_id). Events after
-    the as-of date are ignored. -#}
+    the as-of date are ignored. is_mature: the maturity rule of
+    funnel_is_mature (whole window elapsed by the as-of date). -#}
 {%- set steps = setting('funnel_steps') %}
 
 with events as (
@@ -28,7 +29,8 @@ final as (
         {%- endfor %}
         furthest_step,
         furthest_event_name,
-        furthest_step = {{ steps | length }} as has_completed_funnel
+        furthest_step = {{ steps | length }} as has_completed_funnel,
+        {{ funnel_is_mature('step_1_at') }} as is_mature
     from customer_steps
 
 )

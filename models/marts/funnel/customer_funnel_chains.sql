@@ -4,7 +4,7 @@
     per course enrolled in after signing up), or one chain with a null object
     when no matched step was reached or nothing is matched. Each chain has its
     own step times; customer_funnel reports one of them (the path), while
-    funnel_step_times reads them all. Events after
+    funnel_step_times and funnel_course_completion read them all. Events after
     the as-of date are ignored. -#}
 {%- set steps = setting('funnel_steps') %}
 
@@ -28,7 +28,8 @@ final as (
         {%- for step in steps %}
         step_{{ loop.index }}_at,
         {%- endfor %}
-        furthest_step
+        furthest_step,
+        {{ funnel_is_mature('step_1_at') }} as is_mature
     from chains
 
 )

@@ -1,7 +1,8 @@
 {#- The funnel split by each customer attribute in var('funnel_dimensions')
     (columns of int_customers; default country and referral_channel): one row
     per dimension, value and step. A missing value is reported as '(unknown)'.
-    Every step is listed for every value (0 users when nobody reached it). -#}
+    Every step is listed for every value (0 users when nobody reached it).
+    Conversion over the mature entrants, as funnel_steps. -#}
 {%- set steps = setting('funnel_steps') -%}
 {%- set dims = setting('funnel_dimensions') or [] -%}
 
@@ -33,6 +34,7 @@ entrants as (
 
     select
         customer_funnel.furthest_step,
+        customer_funnel.is_mature,
         {%- for dim in dims %}
         coalesce(cast(customers.{{ dim }} as {{ dbt.type_string() }}), '(unknown)') as dim_{{ loop.index }}{{ ',' if not loop.last }}
         {%- endfor %}
@@ -49,7 +51,8 @@ furthest_counts as (
         {{ sql_literal(dim) }} as dimension_name,
         dim_{{ loop.index }} as dimension_value,
         furthest_step,
-        count(*) as users
+        count(*) filter (where is_mature) as users,
+        count(*) filter (where not is_mature) as not_yet_mature_users
     from entrants
     group by dim_{{ loop.index }}, furthest_step
     {{ 'union all' if not loop.last }}
@@ -75,7 +78,8 @@ conversion as (
         cast(null as bigint) as users,
         cast(null as bigint) as dropped_users,
         cast(null as double) as conversion_from_previous,
-        cast(null as double) as conversion_from_start
+        cast(null as double) as conversion_from_start,
+        cast(null as bigint) as not_yet_mature_users
     where false
 
 ),
@@ -91,7 +95,8 @@ final as (
         users,
         dropped_users,
         conversion_from_previous,
-        conversion_from_start
+        conversion_from_start,
+        not_yet_mature_users
     from conversion
 
 )

@@ -1,6 +1,8 @@
 {#- The funnel of var('funnel_steps'): per step, the customers who reached it
     (in order, see customer_funnel), the drop from the previous step and the
-    conversion from the previous step and from step 1. Empty when nobody
+    conversion from the previous step and from step 1, over the mature
+    entrants; entrants not yet mature (funnel_is_mature) are counted apart in
+    not_yet_mature_users. Empty when nobody
     entered the funnel (e.g. a dataset without events). -#}
 {%- set steps = setting('funnel_steps') %}
 
@@ -12,7 +14,10 @@ with customer_funnel as (
 
 furthest_counts as (
 
-    select furthest_step, count(*) as users
+    select
+        furthest_step,
+        count(*) filter (where is_mature) as users,
+        count(*) filter (where not is_mature) as not_yet_mature_users
     from customer_funnel
     group by furthest_step
 
@@ -32,7 +37,8 @@ final as (
         users,
         dropped_users,
         conversion_from_previous,
-        conversion_from_start
+        conversion_from_start,
+        not_yet_mature_users
     from conversion
 
 )
