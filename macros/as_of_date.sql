@@ -72,3 +72,10 @@
 {% macro is_signed_up_by_as_of(customer, as_of_end) -%}
   ({{ customer }}.signed_up_at is null or {{ happened_by_as_of(customer ~ '.signed_up_at', as_of_end) }})
 {%- endmacro %}
+
+
+{#- `column` (a timestamp) happened by the build's as-of date: happened_by_as_of
+    against the end of as_of_date(). -#}
+{% macro is_on_or_before_as_of(column) -%}
+  {{ happened_by_as_of(column, as_of_end(as_of_date())) }}
+{%- endmacro %}

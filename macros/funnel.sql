@@ -25,13 +25,6 @@
     per-row subqueries. -#}
 
 
-{#- `column < the day after the as-of date`: the rows the marts see when
-    var('as_of_date') points into the past (null rows excluded). -#}
-{% macro is_on_or_before_as_of(column) -%}
-  {{ column }} < {{ as_of_end(as_of_date()) }}
-{%- endmacro %}
-
-
 {#- A relation of the funnel's steps: (step_number integer, event_name varchar). -#}
 {% macro funnel_step_list(steps) -%}
   select * from (values

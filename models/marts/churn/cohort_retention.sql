@@ -36,12 +36,12 @@ purchase_months as (
     select
         transactions.customer_id,
         cast({{ dbt.date_trunc('month', 'transactions.transacted_at') }} as date) as activity_month,
-        count(*) filter (where transactions.amount >= 0) > 0        as is_active,
+        count(*) filter (where {{ is_purchase('transactions.amount') }}) > 0 as is_active,
         sum(transactions.amount)                                     as transaction_revenue,
         cast(0 as decimal(18, 2))                                    as subscription_revenue
     from transactions
     -- a scalar filter, not a join with as_of: DuckDB pushes it into the scan
-    where transactions.transacted_at < (select as_of_end from as_of)
+    where {{ happened_by_as_of('transactions.transacted_at', '(select as_of_end from as_of)') }}
     group by 1, 2
 
 ),

@@ -33,8 +33,8 @@ ordered as (
         periods.monthly_amount,
         periods.started_at,
         -- an end after the as-of date has not happened yet
-        case when periods.ended_at < as_of.as_of_end then periods.ended_at end as ended_at,
-        case when periods.ended_at < as_of.as_of_end then periods.end_reason end as end_reason,
+        case when {{ happened_by_as_of('periods.ended_at', 'as_of.as_of_end') }} then periods.ended_at end as ended_at,
+        case when {{ happened_by_as_of('periods.ended_at', 'as_of.as_of_end') }} then periods.end_reason end as end_reason,
         row_number() over (
             partition by periods.customer_id order by periods.started_at, periods.subscription_id
         )                                                            as period_number,
@@ -52,7 +52,7 @@ ordered as (
         )                                                            as next_started_at
     from periods
     cross join as_of
-    where periods.started_at < as_of.as_of_end
+    where {{ happened_by_as_of('periods.started_at', 'as_of.as_of_end') }}
 
 ),
 

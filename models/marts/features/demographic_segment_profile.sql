@@ -30,8 +30,8 @@ final as (
         cast(null as bigint) as buyers, cast(null as bigint) as subscribers,
         cast(null as decimal(38, 2)) as revenue, cast(null as decimal(38, 2)) as transaction_revenue,
         cast(null as double) as avg_spend, cast(null as double) as revenue_per_customer,
-        cast(null as bigint) as customers_with_history, cast(null as bigint) as churned_customers,
-        cast(null as double) as churn_rate, cast(null as double) as avg_watch_minutes,
+        cast(null as bigint) as customers_with_history, cast(null as bigint) as lapsed_customers,
+        cast(null as double) as lapsed_share, cast(null as double) as avg_watch_minutes,
         cast(null as double) as completion_rate
     where false
 
@@ -72,8 +72,8 @@ grouped as (
         {{ safe_divide('sum(total_spend)', 'count(*) filter (where orders > 0)') }} as avg_spend,
         {{ safe_divide('sum(historical_value)', 'count(*)') }}             as revenue_per_customer,
         count(*) filter (where has_value_history)                          as customers_with_history,
-        count(*) filter (where is_lapsed)                                  as churned_customers,
-        {{ safe_divide('count(*) filter (where is_lapsed)', 'count(*) filter (where has_value_history)') }} as churn_rate,
+        count(*) filter (where is_lapsed)                                  as lapsed_customers,
+        {{ safe_divide('count(*) filter (where is_lapsed)', 'count(*) filter (where has_value_history)') }} as lapsed_share,
         -- a sum of doubles depends on the order the threads add them: average
         -- watch_minutes as a decimal with 6 places (exact sum), then cast
         cast(avg(cast(watch_minutes as decimal(38, 6))) as double)         as avg_watch_minutes,
@@ -111,8 +111,8 @@ final as (
         avg_spend,
         revenue_per_customer,
         customers_with_history,
-        churned_customers,
-        churn_rate,
+        lapsed_customers,
+        lapsed_share,
         avg_watch_minutes,
         completion_rate
     from filled

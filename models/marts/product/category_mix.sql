@@ -18,7 +18,7 @@ lines as (
         product_id,
         customer_id,
         amount,
-        amount < 0 as is_refund,
+        {{ is_refund('amount') }} as is_refund,
         coalesce(quantity, 1) as quantity
     from transactions
 

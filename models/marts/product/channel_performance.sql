@@ -21,7 +21,7 @@ lines as (
         coalesce(channel, '(unknown)') as channel,
         customer_id,
         amount,
-        amount < 0 as is_refund
+        {{ is_refund('amount') }} as is_refund
     from transactions
 
 ),

@@ -64,7 +64,7 @@ basket_lines as (
     select
         {{ basket_keys | join(', ') }},
         item,
-        sum(case when amount < 0 then -1 else 1 end) as net_lines
+        sum(case when {{ is_refund('amount') }} then -1 else 1 end) as net_lines
     from lines
     group by {{ basket_keys | join(', ') }}, item
 

@@ -26,7 +26,7 @@ lines as (
         product_category,
         customer_id,
         amount,
-        amount < 0 as is_refund,
+        {{ is_refund('amount') }} as is_refund,
         coalesce(quantity, 1) as quantity
     from transactions
 

@@ -24,7 +24,7 @@ customer_revenue as (
     select
         customer_id,
         sum(amount) as revenue,
-        count(case when amount >= 0 then 1 end) > 0 as is_buyer
+        count(case when {{ is_purchase('amount') }} then 1 end) > 0 as is_buyer
     from transactions
     group by customer_id
 
