@@ -25,14 +25,6 @@
     Null conventions: counts and sums are 0 for a customer without rows when the
     dataset has that input, and null when the dataset has no such input at all;
     averages and ratios are null where undefined. -#}
-{#- An event value as an exact decimal (9 places) for sums and averages: a
-    DOUBLE sum depends on the order parallel threads add the rows in, so the
-    same input would give different last digits; a decimal sum does not. -#}
-{% macro exact_value(value) -%}
-  cast({{ value }} as decimal(38, 9))
-{%- endmacro %}
-
-
 {#- pit_cutoffs: each cutoff_date of `cutoffs` with its cutoff_end (as_of_end). -#}
 {% macro cutoff_bounds_cte(cutoffs) %}
 pit_cutoffs as (

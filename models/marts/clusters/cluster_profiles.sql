@@ -43,9 +43,9 @@ aggregated as (
         cluster_id,
         value_tier,
         count(*)                                                    as customers,
-        sum(cast({{ value_column }} as double))                     as value_total
+        cast(sum({{ exact_value(value_column) }}) as double)         as value_total
         {%- for c in input_columns %},
-        avg(cast({{ adapter.quote(c) }} as double))                 as mean_{{ c }}
+        cast(avg({{ exact_value(adapter.quote(c)) }}) as double)    as mean_{{ c }}
         {%- endfor %}
     from joined
     group by method, cluster_id, value_tier

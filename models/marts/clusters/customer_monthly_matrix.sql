@@ -22,7 +22,7 @@ events as (
     select
         events.customer_id,
         {{ dbt.datediff('cast(date_trunc(\'month\', events.event_at) as date)', 'bounds.as_of_month', 'month') }} as months_back,
-        coalesce(events.value, 1) as activity
+        coalesce({{ exact_value('events.value') }}, 1) as activity
     from {{ ref('int_events') }} as events
     cross join bounds
     {%- if activity_events %}
@@ -47,7 +47,7 @@ activity_by_month as (
     select
         customer_id,
         {%- for i in range(1, n + 1) %}
-        coalesce(sum(activity) filter (where months_back = {{ n - i }}), 0) as activity_m{{ '%02d' % i }},
+        cast(coalesce(sum(activity) filter (where months_back = {{ n - i }}), 0) as double) as activity_m{{ '%02d' % i }},
         {%- endfor %}
         max({{ n }} - months_back) filter (where months_back between 0 and {{ n - 1 }} and activity > 0) as last_active_month_number,
         min({{ n }} - months_back) filter (where months_back between 0 and {{ n - 1 }} and activity > 0) as first_active_month_number
