@@ -100,6 +100,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from segkit.btyd import BetaGeoFitter, GammaGammaFitter
+from segkit._common import canonical_order, check_names, check_random_state, finite_column, json_default, json_float
 from segkit.clustering import DEFAULT_TIER_NAMES, cluster_customers
 
 __all__ = [
@@ -274,57 +275,11 @@ def _check_share(top_share: Any) -> float:
 
 
 def _names(name: str, value: Any, *, allow_empty: bool = True) -> tuple[str, ...]:
-    if isinstance(value, str):
-        raise ValueError(f"{name} must be a list of names, not a single string {value!r}")
-    try:
-        out = tuple(value)
-    except TypeError:
-        raise ValueError(f"{name} must be a list of names, got {value!r}") from None
-    if not out and not allow_empty:
-        raise ValueError(f"{name} must not be empty")
-    if any(not isinstance(v, str) for v in out):
-        raise ValueError(f"{name} must contain strings, got {out!r}")
-    if len(set(out)) != len(out):
-        raise ValueError(f"{name} lists a name more than once: {out!r}")
-    return out
+    return tuple(check_names(name, value, allow_empty=allow_empty))
 
 
 def _numeric(df: pd.DataFrame, col: str) -> np.ndarray:
-    """Column as float64 with NaN for missing; ValueError if not numeric."""
-    s = df[col]
-    if pd.api.types.is_bool_dtype(s):
-        s = s.astype("Float64")
-    elif not pd.api.types.is_numeric_dtype(s):
-        try:
-            s = pd.to_numeric(s, errors="raise")
-        except (ValueError, TypeError):
-            raise ValueError(f"column {col!r} is not numeric (dtype {df[col].dtype})") from None
-    arr = s.to_numpy(dtype=np.float64, na_value=np.nan)
-    if np.isinf(arr).any():
-        raise ValueError(f"column {col!r} contains infinite values")
-    return arr
-
-
-def _canonical_order(ids: pd.Series) -> np.ndarray:
-    try:
-        return np.asarray(ids.argsort(kind="stable"), dtype=np.intp)
-    except TypeError:  # mixed types: order by their string form
-        return np.asarray(ids.astype(str).argsort(kind="stable"), dtype=np.intp)
-
-
-def _json_default(v: Any) -> Any:
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.floating):
-        return float(v)
-    return str(v)
-
-
-def _clean_float(v: float | None) -> float | None:
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
+    return finite_column(df[col], col)
 
 
 # --------------------------------------------------------------------------- #
@@ -468,7 +423,7 @@ def _run_method(
         details = {
             "k": info.k,
             "k_source": info.k_source,
-            "silhouette": {int(k): _clean_float(v) for k, v in info.silhouette.items()},
+            "silhouette": {int(k): json_float(v) for k, v in info.silhouette.items()},
             "high_clusters": int((info.cluster_profile["value_tier"] == top_tier).sum()),
         }
         return flags, score, details, []
@@ -570,9 +525,7 @@ def run_backtest(
     horizon_periods = float(horizon_periods)
     if not (math.isfinite(horizon_periods) and horizon_periods > 0):
         raise ValueError(f"horizon_periods must be a positive finite number, got {horizon_periods!r}")
-    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, (int, np.integer)):
-        raise ValueError(f"random_state must be an integer, got {random_state!r}")
-    random_state = int(random_state)
+    random_state = check_random_state(random_state)
     kmeans_options = dict(kmeans_options or {})
     clash = sorted(set(kmeans_options) & _KMEANS_FIXED_ARGS)
     if clash:
@@ -620,7 +573,7 @@ def run_backtest(
         has_purchase = orders > 0
         excluded = int((~has_purchase).sum())
         pop = cut[has_purchase]
-        pop = pop.take(_canonical_order(pop[id_column])).reset_index(drop=True)
+        pop = pop.take(canonical_order(pop[id_column])).reset_index(drop=True)
         n = len(pop)
         next_value = np.nan_to_num(_numeric(pop, label_column), nan=0.0)
         actual, actual_thr = top_share_flags(next_value, top_share, require_positive=True)
@@ -671,7 +624,7 @@ def run_backtest(
                 sa = counts["study_accuracy"]
                 row["meets_study_target"] = None if sa is None else bool(sa > STUDY_TARGET)
             row["note"] = "; ".join(notes) if notes else None
-            row["details"] = json.dumps(details, sort_keys=True, default=_json_default)
+            row["details"] = json.dumps(details, sort_keys=True, default=json_default)
             metric_rows.append(row)
 
             pred_frames.append(pd.DataFrame({

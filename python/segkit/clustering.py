@@ -32,7 +32,6 @@ Design rules
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from collections.abc import Iterable, Sequence
@@ -49,7 +48,8 @@ from sklearn.metrics import silhouette_score
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
-from segkit._validation import check_choice as _check_choice, check_int as _check_int, check_names as _check_names
+from segkit._common import canonical_order, check_random_state, float_column, json_clean, json_float
+from segkit._common import check_choice as _check_choice, check_int as _check_int, check_names as _check_names
 
 __all__ = [
     "DEFAULT_TIER_NAMES",
@@ -181,54 +181,19 @@ class ClusteringInfo:
             "n_noise": self.n_noise,
             "k": self.k,
             "k_source": self.k_source,
-            "silhouette": {int(k): _json_float(v) for k, v in self.silhouette.items()},
-            "inertia": _json_float(self.inertia),
-            "eps": _json_float(self.eps),
-            "eps_fit": _json_float(self.eps_fit),
+            "silhouette": {int(k): json_float(v) for k, v in self.silhouette.items()},
+            "inertia": json_float(self.inertia),
+            "eps": json_float(self.eps),
+            "eps_fit": json_float(self.eps_fit),
             "eps_source": self.eps_source,
             "min_samples": self.min_samples,
-            "core_fraction": _json_float(self.core_fraction),
+            "core_fraction": json_float(self.core_fraction),
             "cluster_profile": [
-                {key: _json_scalar(val) for key, val in rec.items()}
+                {key: json_clean(val) for key, val in rec.items()}
                 for rec in self.cluster_profile.to_dict(orient="records")
             ],
         }
         return out
-
-    def to_frame(self) -> pd.DataFrame:
-        """One-row DataFrame (nested values JSON-encoded) for a run-log table."""
-        d = self.to_dict()
-        row = {
-            key: (json.dumps(val) if isinstance(val, (dict, list)) else val)
-            for key, val in d.items()
-        }
-        return pd.DataFrame([row])
-
-
-def _json_float(v: float | None) -> float | None:
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
-def _json_scalar(v: Any) -> Any:
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return _json_float(float(v))
-    if isinstance(v, np.bool_):
-        return bool(v)
-    return v
-
-
-# --------------------------------------------------------------------------- #
-# Small validation helpers
-# --------------------------------------------------------------------------- #
-
-
-
-
 
 
 def _check_eps(eps: Any) -> float | None:
@@ -267,19 +232,7 @@ def _batches(n: int, batch_size: int) -> Iterable[slice]:
 
 
 def _numeric_column(df: pd.DataFrame, col: str) -> np.ndarray:
-    """Column as float64 (NaN for missing); ValueError if it is not numeric."""
-    s = df[col]
-    if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
-        try:
-            s = pd.to_numeric(s, errors="raise")
-        except (ValueError, TypeError):
-            raise ValueError(
-                f"column {col!r} is not numeric (dtype {df[col].dtype}); "
-                "clustering features and value_column must be numeric"
-            ) from None
-    if pd.api.types.is_bool_dtype(s):
-        s = s.astype("float64") if not isinstance(s.dtype, pd.BooleanDtype) else s.astype("Float64")
-    return s.to_numpy(dtype=np.float64, na_value=np.nan)
+    return float_column(df[col], col, "; clustering features and value_column must be numeric")
 
 
 # --------------------------------------------------------------------------- #
@@ -781,13 +734,6 @@ def assign_value_tiers(
 # --------------------------------------------------------------------------- #
 # Orchestration for dbt models
 # --------------------------------------------------------------------------- #
-def _canonical_order(ids: pd.Series) -> np.ndarray:
-    try:
-        return np.asarray(ids.argsort(kind="stable"), dtype=np.intp)
-    except TypeError:  # mixed types: order by their string form
-        return np.asarray(ids.astype(str).argsort(kind="stable"), dtype=np.intp)
-
-
 def _empty_output(df: pd.DataFrame, id_column: str) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -910,9 +856,7 @@ def cluster_customers(
     if max_fit_size is None:
         max_fit_size = DEFAULT_KMEANS_MAX_FIT_SIZE if method == "kmeans" else DEFAULT_DBSCAN_MAX_FIT_SIZE
     max_fit_size = _check_int("max_fit_size", max_fit_size, 1)
-    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, (int, np.integer)):
-        raise ValueError(f"random_state must be an integer, got {random_state!r}")
-    random_state = int(random_state)
+    random_state = check_random_state(random_state)
 
     ids = df[id_column]
     if ids.isna().any():
@@ -938,7 +882,7 @@ def cluster_customers(
         return empty, info
 
     # ---- canonical (id-sorted) working copy of the needed columns
-    order = _canonical_order(ids)
+    order = canonical_order(ids)
     needed = list(dict.fromkeys([*features, value_column]))
     work = df[needed].take(order).reset_index(drop=True)
     X = prepare_features(work, features, scaling=scaling, log_features=log_features)

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from segkit._validation import FitDecision, decide_classifier, decide_size, decisions_frame
+from segkit._common import FitDecision, decide_classifier, decide_size, decisions_frame
 from segkit.clustering import cluster_customers
 
 LABEL_COLUMNS = ["customer_id", "method", "cluster_id", "value_tier", "distance", "is_outlier",
@@ -378,7 +378,7 @@ def tier_change_step(frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.Dat
     for every subscriber active at the as-of date, with drivers in run_info.
     Classes with a single training row are left out (probability 0), folds
     reduced or the table left empty as plan_tier_change decides."""
-    from segkit.churn import fit_tier_change_model
+    from segkit.tier_change import fit_tier_change_model
 
     columns = ["customer_id", "from_plan", "p_upgrade", "p_downgrade", "p_churn", "p_stay", "run_info"]
     decision = _logged(plan_tier_change(frame, settings))
@@ -397,7 +397,7 @@ def tier_change_step(frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.Dat
                                    cv_folds=int(decision.params["cv_folds"]),
                                    max_train_rows=int(_require(settings, "churn_max_train_rows")))
     scores = result.scores[result.scores["split"] == "score"]
-    out = scores.rename(columns={"from_plan": "from_plan"})[["customer_id", "from_plan", "p_upgrade", "p_downgrade", "p_churn", "p_stay"]]
+    out = scores[["customer_id", "from_plan", "p_upgrade", "p_downgrade", "p_churn", "p_stay"]]
     out = out.assign(run_info=json.dumps(result.to_dict(), sort_keys=True))
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
 

@@ -1,7 +1,10 @@
-"""Tests for segkit.churn (small synthetic data with a known signal, fast)."""
+"""Tests for segkit.churn and segkit.tier_change (small synthetic data with a
+known signal, fast), called the way segkit.dbt_steps calls them: every setting
+passed explicitly."""
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import numpy as np
@@ -10,21 +13,30 @@ import pytest
 from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
-from segkit.churn import (
-    CHURN_SCORE_COLUMNS,
-    DRIVER_COLUMNS,
-    TIER_PROBABILITY_COLUMNS,
-    fit_churn_model,
-    fit_tier_change_model,
-    precision_at_top,
-    risk_bands,
-)
+from segkit.churn import CHURN_SCORE_COLUMNS, DRIVER_COLUMNS, fit_churn_model, precision_at_top, risk_bands
+from segkit.tier_change import TIER_PROBABILITY_COLUMNS, fit_tier_change_model
 
 CHURN_FEATURES = ["tenure_months", "support_contacts", "noise_a", "noise_b", "noise_flag", "noise_region"]
 SIGNAL = {"tenure_months", "support_contacts"}
 TIER_FEATURES = ["usage_hours", "price_complaints", "tenure_months", "noise_a", "noise_b"]
 PLANS = ["Basic", "Standard", "Premium"]
 P_COLS = list(TIER_PROBABILITY_COLUMNS.values())
+EDGES = (0.3, 0.6)
+#: the settings dbt_steps passes (churn_model, churn_cv_folds, churn_random_state,
+#: churn_max_train_rows, churn_risk_band_edges)
+CHURN_SETTINGS = dict(model="gradient_boosting", cv_folds=5, random_state=42, max_train_rows=100_000,
+                      risk_band_edges=EDGES)
+TIER_SETTINGS = dict(plan_order=PLANS, cv_folds=5, random_state=42, max_train_rows=100_000)
+
+
+def churn(df, features=CHURN_FEATURES, label="churned", **kwargs):
+    """fit_churn_model as churn_step calls it, with some settings changed."""
+    return fit_churn_model(df, features, label, **{"categorical": ["noise_region"], **CHURN_SETTINGS, **kwargs})
+
+
+def tier(df, **kwargs):
+    """fit_tier_change_model as tier_change_step calls it, with some settings changed."""
+    return fit_tier_change_model(df, TIER_FEATURES, "plan", "next_move", **{"categorical": [], **TIER_SETTINGS, **kwargs})
 
 
 # --------------------------------------------------------------------------- #
@@ -91,12 +103,12 @@ def churn_df() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def gb_result(churn_df):
-    return fit_churn_model(churn_df, CHURN_FEATURES, "churned", categorical=["noise_region"])
+    return churn(churn_df)
 
 
 @pytest.fixture(scope="module")
 def logit_result(churn_df):
-    return fit_churn_model(churn_df, CHURN_FEATURES, "churned", categorical=["noise_region"], model="logistic")
+    return churn(churn_df, model="logistic")
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +118,7 @@ def tier_df() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def tier_result(tier_df):
-    return fit_tier_change_model(tier_df, TIER_FEATURES, "plan", "next_move", plan_order=PLANS)
+    return tier(tier_df)
 
 
 def _driver_rank(drivers: pd.DataFrame) -> dict[str, int]:
@@ -165,7 +177,7 @@ def test_signal_features_rank_above_noise(request, fixture):
 
 
 def test_same_input_gives_identical_output(churn_df, gb_result):
-    again = fit_churn_model(churn_df, CHURN_FEATURES, "churned", categorical=["noise_region"])
+    again = churn(churn_df)
     pd.testing.assert_frame_equal(again.scores, gb_result.scores, check_exact=True)
     pd.testing.assert_frame_equal(again.drivers, gb_result.drivers, check_exact=True)
     assert again.metrics == gb_result.metrics
@@ -174,7 +186,7 @@ def test_same_input_gives_identical_output(churn_df, gb_result):
 
 def test_output_does_not_depend_on_input_row_order(churn_df, gb_result):
     shuffled = churn_df.sample(frac=1.0, random_state=1)
-    res = fit_churn_model(shuffled, CHURN_FEATURES, "churned", categorical=["noise_region"])
+    res = churn(shuffled)
     assert (res.scores["customer_id"].to_numpy() == shuffled["customer_id"].to_numpy()).all()
     a = res.scores.set_index("customer_id").sort_index()
     b = gb_result.scores.set_index("customer_id").sort_index()
@@ -183,7 +195,7 @@ def test_output_does_not_depend_on_input_row_order(churn_df, gb_result):
 
 
 def test_random_state_changes_the_folds(churn_df, gb_result):
-    res = fit_churn_model(churn_df, CHURN_FEATURES, "churned", categorical=["noise_region"], random_state=7)
+    res = churn(churn_df, random_state=7)
     assert not np.array_equal(res.scores["churn_probability"], gb_result.scores["churn_probability"])
     assert res.metrics["roc_auc"] == pytest.approx(gb_result.metrics["roc_auc"], abs=0.02)
 
@@ -201,21 +213,21 @@ def test_out_of_fold_scores_do_not_leak():
             "churned": rng.random(n) < 0.3,
         }
     )
-    oof = fit_churn_model(df, ["row_key", "noise"], "churned")
+    oof = churn(df, ["row_key", "noise"], categorical=[])
     assert oof.scores["is_scored_out_of_fold"].all()
     assert abs(oof.metrics["roc_auc"] - 0.5) < 0.04  # observed 0.505
-    # the same rows scored by a model trained on all of them (temporal mode, score_df = df)
-    in_sample = fit_churn_model(df, ["row_key", "noise"], "churned", score_df=df)
+    # the same rows scored by a model trained on all of them (temporal mode, each
+    # customer once as a training row and once as a score row)
+    both = pd.concat([df.assign(split="train"), df.assign(split="score")], ignore_index=True)
+    in_sample = churn(both, ["row_key", "noise"], categorical=[])
     assert in_sample.metrics["score_split"]["roc_auc"] > 0.65  # observed 0.720
     assert not in_sample.scores.loc[in_sample.scores["split"] == "score", "is_scored_out_of_fold"].any()
 
 
 def test_max_train_rows_samples_but_scores_everyone(churn_df):
-    res = fit_churn_model(
-        churn_df, CHURN_FEATURES, "churned", categorical=["noise_region"], max_train_rows=500,
-        importance_rows=300,
-    )
-    assert res.sampled and res.n_fit == 500 and res.metrics["n_importance"] == 300
+    res = churn(churn_df, max_train_rows=500)
+    # importance on fold 0's 400 held-out rows (fewer than the 20,000 it may use)
+    assert res.sampled and res.n_fit == 500 and res.metrics["n_importance"] == 400
     assert len(res.scores) == len(churn_df) and res.scores["churn_probability"].notna().all()
     assert res.metrics["roc_auc"] > 0.72
     assert _driver_rank(res.drivers)["tenure_months"] == 1
@@ -236,7 +248,7 @@ def temporal_frames(churn_df):
 
 def test_temporal_one_frame(temporal_frames):
     df, _ = temporal_frames
-    res = fit_churn_model(df, CHURN_FEATURES, "churned", categorical=["noise_region"])
+    res = churn(df)
     s = res.scores
     assert res.mode == "temporal" and res.metrics["mode"] == "temporal"
     assert len(s) == len(df) and (s["split"].to_numpy() == df["split"].to_numpy()).all()
@@ -253,17 +265,11 @@ def test_temporal_one_frame(temporal_frames):
     assert truth.sum() == 500
 
 
-def test_temporal_two_frames_equal_one_frame_and_backtest(temporal_frames):
+def test_temporal_score_labels_give_backtest_metrics_and_change_no_score(temporal_frames):
     df, truth = temporal_frames
-    one = fit_churn_model(df, CHURN_FEATURES, "churned", categorical=["noise_region"])
-    train = df[df["split"] == "train"].drop(columns="split")
-    score = df[df["split"] == "score"].drop(columns="split").assign(churned=truth[df["split"] == "score"])
-    two = fit_churn_model(train, CHURN_FEATURES, "churned", categorical=["noise_region"], score_df=score)
-    assert list(two.scores["split"]) == ["train"] * 1500 + ["score"] * 500  # df rows, then score_df rows
-    key = ["split", "customer_id"]
-    a = one.scores.sort_values(key).reset_index(drop=True)
-    b = two.scores.sort_values(key).reset_index(drop=True)
-    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    one = churn(df)
+    two = churn(df.assign(churned=truth))  # the score rows' outcomes known (a backtest)
+    pd.testing.assert_frame_equal(one.scores, two.scores, check_exact=True)
     bt = two.metrics["score_split"]  # labels given for the score rows: backtest metrics
     assert bt is not None and bt["roc_auc"] > 0.72  # observed 0.762
     assert bt["base_rate"] == pytest.approx(truth[df["split"] == "score"].mean())
@@ -272,18 +278,18 @@ def test_temporal_two_frames_equal_one_frame_and_backtest(temporal_frames):
 def test_temporal_same_customer_in_both_splits(churn_df):
     train = churn_df.iloc[:1000]
     later = churn_df.iloc[:1000].drop(columns="churned").assign(tenure_months=lambda d: d["tenure_months"] + 3)
-    res = fit_churn_model(train, CHURN_FEATURES, "churned", categorical=["noise_region"], score_df=later)
+    res = churn(pd.concat([train.assign(split="train"), later.assign(split="score")], ignore_index=True))
     assert len(res.scores) == 2000
     assert res.scores.groupby("split")["customer_id"].apply(lambda s: s.is_unique).all()
 
 
 def test_temporal_unseen_category_and_empty_score_split(churn_df):
-    train = churn_df.iloc[:1200]
-    score = churn_df.iloc[1200:1300].assign(noise_region="mars")  # never seen in training
-    res = fit_churn_model(train, CHURN_FEATURES, "churned", categorical=["noise_region"], score_df=score)
+    train = churn_df.iloc[:1200].assign(split="train")
+    score = churn_df.iloc[1200:1300].assign(noise_region="mars", split="score")  # never seen in training
+    res = churn(pd.concat([train, score], ignore_index=True))
     assert res.scores.loc[res.scores["split"] == "score", "churn_probability"].between(0, 1).all()
-    empty = fit_churn_model(train, CHURN_FEATURES, "churned", categorical=["noise_region"], score_df=score.iloc[:0])
-    assert empty.metrics["n_score_split"] == 0 and len(empty.scores) == 1200
+    empty = churn(train)
+    assert empty.mode == "temporal" and empty.metrics["n_score_split"] == 0 and len(empty.scores) == 1200
 
 
 # --------------------------------------------------------------------------- #
@@ -297,7 +303,7 @@ def test_missing_values_booleans_and_label_encodings(churn_df):
     df.loc[df.index[::13], "noise_flag"] = pd.NA
     df["churned"] = np.where(churn_df["churned"].iloc[:1000], "Yes", "No")
     for model in ("gradient_boosting", "logistic"):
-        res = fit_churn_model(df, CHURN_FEATURES, "churned", categorical=["noise_region"], model=model, cv_folds=3)
+        res = churn(df, model=model, cv_folds=3)
         assert res.scores["churn_probability"].between(0, 1).all()
         assert res.metrics["roc_auc"] > 0.7
         assert res.metrics["base_rate"] == pytest.approx((df["churned"] == "Yes").mean())
@@ -308,8 +314,6 @@ def test_to_dict_is_json(gb_result, tier_result):
         d = res.to_dict()
         text = json.dumps(d)
         assert "scores" not in d and json.loads(text)["drivers"]
-        row = res.to_frame()
-        assert len(row) == 1 and json.loads(row.loc[0, "metrics"]) == json.loads(text)["metrics"]
     assert gb_result.to_dict()["metrics"]["roc_auc"] == pytest.approx(gb_result.metrics["roc_auc"])
 
 
@@ -318,15 +322,15 @@ def test_to_dict_is_json(gb_result, tier_result):
 # --------------------------------------------------------------------------- #
 def test_risk_bands_fixed_left_closed_edges():
     p = [0.0, 0.29999, 0.3, 0.59, 0.6, 1.0, np.nan]
-    out = risk_bands(p)
+    out = risk_bands(p, EDGES)
     assert list(out) == ["Low", "Low", "Medium", "Medium", "High", "High", None]
-    custom = risk_bands([0.05, 0.1, 0.5], edges=(0.1,), labels=("ok", "at risk"))
-    assert list(custom) == ["ok", "at risk", "at risk"]
+    other = risk_bands([0.05, 0.1, 0.5, 0.9], (0.1, 0.9))
+    assert list(other) == ["Low", "Medium", "Medium", "High"]
 
 
 def test_result_bands_match_probabilities(gb_result):
     s = gb_result.scores
-    expected = risk_bands(s["churn_probability"].to_numpy())
+    expected = risk_bands(s["churn_probability"].to_numpy(), EDGES)
     assert (s["risk_band"].to_numpy(dtype=object) == expected).all()
     assert set(s["risk_band"]) == {"Low", "Medium", "High"}
 
@@ -337,14 +341,13 @@ def test_result_bands_match_probabilities(gb_result):
         (dict(probabilities=[1.2]), "probabilities must lie in"),
         (dict(probabilities=[0.2], edges=(0.6, 0.3)), "strictly increasing"),
         (dict(probabilities=[0.2], edges=(0.3, 1.5)), r"edges must lie in \[0, 1\]"),
-        (dict(probabilities=[0.2], labels=("a", "b")), "labels must have len"),
-        (dict(probabilities=[0.2], labels=("a", "a", "b")), "labels must be unique"),
+        (dict(probabilities=[0.2], edges=(0.3,)), "edges must hold 2 probabilities"),
         (dict(probabilities=[[0.2]]), "one-dimensional"),
     ],
 )
 def test_risk_bands_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        risk_bands(**kwargs)
+        risk_bands(**{"edges": EDGES, **kwargs})
 
 
 def test_precision_at_top_counts_ties_fractionally():
@@ -395,23 +398,17 @@ def test_tier_metrics_and_drivers(tier_result):
     )
 
 
-def test_tier_determinism_and_logistic(tier_df, tier_result):
-    again = fit_tier_change_model(tier_df, TIER_FEATURES, "plan", "next_move", plan_order=PLANS)
+def test_tier_determinism(tier_df, tier_result):
+    again = tier(tier_df)
     pd.testing.assert_frame_equal(again.scores, tier_result.scores, check_exact=True)
     pd.testing.assert_frame_equal(again.drivers, tier_result.drivers, check_exact=True)
-    lr = fit_tier_change_model(
-        tier_df, TIER_FEATURES, "plan", "next_move", model="logistic", driver_targets=["upgrade"]
-    )
-    assert lr.metrics["roc_auc_ovr"]["upgrade"] > 0.75
-    assert set(lr.drivers["target"]) == {"upgrade"}
-    np.testing.assert_allclose(lr.scores[P_COLS].sum(axis=1), 1.0, atol=1e-9)
 
 
 def test_tier_absent_class_and_temporal(tier_df):
     df = tier_df[tier_df["next_move"] != "churn"].copy()
     df["split"] = np.where(np.arange(len(df)) % 5 == 0, "score", "train")
     df.loc[df["split"] == "score", "next_move"] = None
-    res = fit_tier_change_model(df, TIER_FEATURES, "plan", "next_move", cv_folds=3)
+    res = tier(df, cv_folds=3)
     assert res.classes == ("upgrade", "downgrade", "none")
     assert (res.scores["p_churn"] == 0).all()
     np.testing.assert_allclose(res.scores[P_COLS].sum(axis=1), 1.0, atol=1e-9)
@@ -427,13 +424,12 @@ def test_tier_absent_class_and_temporal(tier_df):
         (lambda d: d, dict(plan_order=["Basic", "Standard"]), "not in plan_order"),
         (lambda d: d.assign(next_move=np.where(d["plan"] == "Premium", "upgrade", d["next_move"])),
          dict(plan_order=PLANS), "contradicts plan_order"),
-        (lambda d: d, dict(driver_targets=["sideways"]), "driver_targets must be among"),
         (lambda d: d, dict(plan_order=["Basic"]), "at least two plans"),
     ],
 )
 def test_tier_validation(tier_df, change, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        fit_tier_change_model(change(tier_df.iloc[:300].copy()), TIER_FEATURES, "plan", "next_move", **kwargs)
+        tier(change(tier_df.iloc[:300].copy()), **kwargs)
 
 
 # --------------------------------------------------------------------------- #
@@ -462,29 +458,35 @@ def _small(churn_df: pd.DataFrame) -> pd.DataFrame:
         (lambda d: d, dict(cv_folds=1), "cv_folds must be an integer >= 2"),
         (lambda d: d, dict(random_state=-1), "random_state"),
         (lambda d: d, dict(max_train_rows=0), "max_train_rows"),
-        (lambda d: d, dict(min_frequency=0), "min_frequency"),
         (lambda d: d, dict(features="tenure_months"), "not a single string"),
         (lambda d: d, dict(features=[*CHURN_FEATURES, "churned"]), "cannot also be a feature"),
         (lambda d: d.assign(split="later"), {}, "must hold 'train' or 'score'"),
-        (lambda d: d, dict(model_params={"no_such_param": 1}), "model_params"),
         (lambda d: d, dict(risk_band_edges=(0.5, 0.2)), "strictly increasing"),
     ],
 )
 def test_churn_validation(churn_df, change, kwargs, message):
-    args = dict(features=CHURN_FEATURES, label="churned", categorical=["noise_region"])
-    args.update(kwargs)
     with pytest.raises(ValueError, match=message):
-        fit_churn_model(change(_small(churn_df)), **args)
+        churn(change(_small(churn_df)), **kwargs)
 
 
-def test_score_df_and_split_column_together_is_ambiguous(churn_df):
-    df = _small(churn_df).assign(split=["train", "score"] * 100)
-    with pytest.raises(ValueError, match="score_df is given"):
-        fit_churn_model(df, CHURN_FEATURES, "churned", categorical=["noise_region"], score_df=_small(churn_df))
-    with pytest.raises(ValueError, match="columns missing from score_df"):
-        fit_churn_model(
-            _small(churn_df), CHURN_FEATURES, "churned", categorical=["noise_region"],
-            score_df=_small(churn_df).drop(columns="noise_b"),
-        )
+def test_churn_refuses_a_frame_that_is_not_a_dataframe(churn_df):
     with pytest.raises(ValueError, match="df must be a pandas DataFrame"):
-        fit_churn_model(_small(churn_df).to_dict(), CHURN_FEATURES, "churned")
+        churn(_small(churn_df).to_dict())
+
+
+# --------------------------------------------------------------------------- #
+# Settings come from run_settings only
+# --------------------------------------------------------------------------- #
+def test_model_functions_take_what_the_warehouse_passes_and_default_no_setting():
+    """dbt_steps passes the frame, features, label and these settings; none has a
+    default copy in Python (the one default is in dbt_project.yml)."""
+    churn_params = inspect.signature(fit_churn_model).parameters
+    assert list(churn_params) == ["df", "features", "label", "categorical", "model", "cv_folds", "random_state",
+                                  "max_train_rows", "risk_band_edges"]
+    tier_params = inspect.signature(fit_tier_change_model).parameters
+    assert list(tier_params) == ["df", "features", "from_plan", "label", "categorical", "plan_order", "cv_folds",
+                                 "random_state", "max_train_rows"]
+    for params in (churn_params, tier_params):
+        assert [p.name for p in params.values() if p.default is not inspect.Parameter.empty] == []
+    assert [p.name for p in inspect.signature(risk_bands).parameters.values()
+            if p.default is not inspect.Parameter.empty] == []

@@ -1,4 +1,4 @@
-"""The one rule for "can this model be fitted on the data at hand" (segkit._validation)
+"""The one rule for "can this model be fitted on the data at hand" (segkit._common)
 and the plans the dbt steps apply with it (segkit.dbt_steps): fast, no dbt."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segkit._validation import FIT_DECISION_COLUMNS, FitDecision, decide_classifier, decide_size, decisions_frame
+from segkit._common import FIT_DECISION_COLUMNS, FitDecision, decide_classifier, decide_size, decisions_frame
 from segkit.dbt_steps import (backtest_decisions, churn_step, clv_decisions, plan_churn, plan_clustering,
                               plan_tier_change, tier_change_step)
 

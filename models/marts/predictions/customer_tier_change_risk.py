@@ -1,5 +1,5 @@
 """Probability of upgrade / downgrade / churn next window per active subscriber:
-segkit.churn.fit_tier_change_model via segkit.dbt_steps.tier_change_step."""
+segkit.tier_change.fit_tier_change_model via segkit.dbt_steps.tier_change_step."""
 
 
 def model(dbt, session):
