@@ -101,7 +101,7 @@ import pandas as pd
 
 from segkit.btyd import BetaGeoFitter, GammaGammaFitter
 from segkit._common import canonical_order, check_names, check_random_state, finite_column, json_default, json_float
-from segkit.clustering import DEFAULT_TIER_NAMES, cluster_customers
+from segkit.clustering import cluster_customers
 
 __all__ = [
     "METHODS",
@@ -158,6 +158,12 @@ PREDICTION_COLUMNS: tuple[str, ...] = (
     "is_actual_high",
     "score",
 )
+
+#: the kmeans_tiers method's K-Means: fixed by the backtest (its own features
+#: above, k by silhouette over 2..8 unless backtest_kmeans_k), not the cluster_*
+#: settings of customer_clusters; kmeans_options may change these
+KMEANS_OPTIONS: dict[str, Any] = {"scaling": "zscore", "k_range": range(2, 9), "eps": None, "min_samples": 5,
+                                  "tier_names": ("High", "Medium", "Low"), "max_fit_size": None}
 
 # cluster_customers arguments run_backtest sets itself
 _KMEANS_FIXED_ARGS = frozenset(
@@ -416,7 +422,7 @@ def _run_method(
             )
         except ValueError as exc:
             raise _MethodUnavailable(f"K-Means not run: {exc}") from None
-        top_tier = list(kmeans_options.get("tier_names", DEFAULT_TIER_NAMES))[0]
+        top_tier = list(kmeans_options["tier_names"])[0]
         flags = (labels["value_tier"] == top_tier).to_numpy(dtype=bool)
         prof = info.cluster_profile.set_index("cluster_id")["value_mean"]
         score = prof.reindex(labels["cluster_id"].to_numpy()).to_numpy(dtype=np.float64)
@@ -450,18 +456,18 @@ def _run_method(
 def run_backtest(
     snapshots: pd.DataFrame,
     *,
-    top_share: float = 0.10,
-    rfm_high_segments: Sequence[str] = ("Champions", "Loyal"),
+    top_share: float,
+    rfm_high_segments: Sequence[str],
     baseline_features: Sequence[str] = ("frequency", "monetary_value"),
     kmeans_features: Sequence[str] = DEFAULT_KMEANS_FEATURES,
     kmeans_log_features: Sequence[str] = DEFAULT_KMEANS_LOG_FEATURES,
     kmeans_value_column: str = "total_spend",
-    kmeans_k: int | None = None,
+    kmeans_k: int | None,
     kmeans_options: Mapping[str, Any] | None = None,
     horizon_periods: float,
     time_unit: str,
     methods: Sequence[str] = METHODS,
-    random_state: int = 42,
+    random_state: int,
     cutoff_column: str = "cutoff_date",
     id_column: str = "customer_id",
     label_column: str = "next_value",
@@ -479,13 +485,16 @@ def run_backtest(
         rfm -> ``rfm_segment``; kmeans -> ``kmeans_features`` and
         ``kmeans_value_column``; BTYD methods -> ``frequency, recency, T,
         monetary_value`` (in ``time_unit``; null monetary_value = 0).
-    top_share : share of the population called High (actual and top-share methods).
-    rfm_high_segments : RFM segments the ``rfm_segments`` method calls High.
+    top_share : share of the population called High (actual and top-share
+        methods); the setting backtest_top_share.
+    rfm_high_segments : RFM segments the ``rfm_segments`` method calls High
+        (backtest_rfm_high_segments).
     baseline_features : the old score's features (z-scores summed).
     kmeans_features, kmeans_log_features, kmeans_value_column, kmeans_k :
         passed to :func:`segkit.clustering.cluster_customers` (k=None picks k
         by silhouette).
     kmeans_options : further keyword arguments for ``cluster_customers``
+        over :data:`KMEANS_OPTIONS`
         (e.g. ``k_range``, ``sample_size``, ``scaling``, ``max_fit_size``,
         ``tier_names``); the first tier name is the predicted High tier.  The
         silhouette search over ``k_range`` on ``sample_size`` rows dominates
@@ -495,7 +504,7 @@ def run_backtest(
         weeks for a 91-day window); the BTYD prediction horizon.
     time_unit : ``"week"`` or ``"day"``, the unit of frequency/recency/T.
     methods : subset of :data:`METHODS`, in output order.
-    random_state : K-Means seed.
+    random_state : K-Means seed (cluster_random_state).
 
     Returns
     -------
@@ -526,7 +535,7 @@ def run_backtest(
     if not (math.isfinite(horizon_periods) and horizon_periods > 0):
         raise ValueError(f"horizon_periods must be a positive finite number, got {horizon_periods!r}")
     random_state = check_random_state(random_state)
-    kmeans_options = dict(kmeans_options or {})
+    kmeans_options = dict(KMEANS_OPTIONS, **(kmeans_options or {}))
     clash = sorted(set(kmeans_options) & _KMEANS_FIXED_ARGS)
     if clash:
         raise ValueError(f"kmeans_options must not set {clash}; use the run_backtest arguments instead")

@@ -674,10 +674,11 @@ def customer_lifetime_value(
     recency: ArrayLike,
     T: ArrayLike,
     monetary_value: ArrayLike,
-    horizon_months: int = 12,
-    monthly_discount_rate: float = 0.01,
-    time_unit: TimeUnit = "week",
-    days_per_month: float = 30.0,
+    *,
+    horizon_months: int,
+    monthly_discount_rate: float,
+    time_unit: TimeUnit,
+    days_per_month: float,
 ) -> FloatArray:
     """Discounted customer lifetime value over ``horizon_months``.
 
@@ -696,7 +697,7 @@ def customer_lifetime_value(
     Month mapping: month ``m`` ends ``m * days_per_month`` days after the end
     of the calibration period (``T``), i.e. ``t_m = m * 30 / 7`` weeks when
     ``time_unit == "week"`` and ``t_m = m * 30`` days when
-    ``time_unit == "day"`` (default ``days_per_month = 30``).  ``lifetimes``
+    ``time_unit == "day"`` (the setting clv_forecast_days_per_month, 30).  ``lifetimes``
     uses 30 days for its ``freq="D"`` and 4.345 weeks (30.415 days) for
     ``freq="W"``; pass ``days_per_month=30.415`` to match the latter.
     ``frequency``, ``recency`` and ``T`` must be in ``time_unit``, the unit

@@ -52,7 +52,6 @@ from segkit._common import canonical_order, check_random_state, float_column, js
 from segkit._common import check_choice as _check_choice, check_int as _check_int, check_names as _check_names
 
 __all__ = [
-    "DEFAULT_TIER_NAMES",
     "NOISE_LABEL",
     "OUTPUT_COLUMNS",
     "ClusteringInfo",
@@ -72,7 +71,6 @@ Method = Literal["kmeans", "dbscan"]
 
 SCALINGS: tuple[str, ...] = ("zscore", "robust", "none")
 METHODS: tuple[str, ...] = ("kmeans", "dbscan")
-DEFAULT_TIER_NAMES: tuple[str, ...] = ("High", "Medium", "Low")
 DEFAULT_NOISE_TIER = "Outlier"
 NOISE_LABEL = -1
 OUTPUT_COLUMNS: tuple[str, ...] = (
@@ -673,7 +671,7 @@ def _tier_index_by_rank(n_clusters: int, n_tiers: int) -> np.ndarray:
 def assign_value_tiers(
     labels: npt.ArrayLike,
     value: npt.ArrayLike,
-    tier_names: Sequence[str] = DEFAULT_TIER_NAMES,
+    tier_names: Sequence[str],
     noise_tier: str = DEFAULT_NOISE_TIER,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rank clusters by mean ``value`` and map ranks to value tiers.
@@ -777,16 +775,16 @@ def cluster_customers(
     features: Sequence[str],
     *,
     value_column: str,
-    scaling: Scaling = "zscore",
-    log_features: Sequence[str] = (),
-    k: int | None = None,
-    k_range: Iterable[int] = range(2, 9),
-    eps: float | None = None,
-    min_samples: int = 5,
-    tier_names: Sequence[str] = DEFAULT_TIER_NAMES,
+    scaling: Scaling,
+    log_features: Sequence[str],
+    k: int | None,
+    k_range: Iterable[int],
+    eps: float | None,
+    min_samples: int,
+    tier_names: Sequence[str],
+    random_state: int,
+    max_fit_size: int | None,
     noise_tier: str = DEFAULT_NOISE_TIER,
-    random_state: int = 42,
-    max_fit_size: int | None = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     id_column: str = "customer_id",
     n_jobs: int | None = None,

@@ -21,10 +21,19 @@ from segkit.backtest import (
     METRIC_COLUMNS,
     PREDICTION_COLUMNS,
     classification_metrics,
-    run_backtest,
     top_share_flags,
     two_feature_score,
 )
+from segkit.backtest import run_backtest as _run_backtest
+
+#: the settings backtest_step passes (backtest_top_share, backtest_rfm_high_segments,
+#: backtest_kmeans_k, cluster_random_state)
+BACKTEST_SETTINGS = dict(top_share=0.10, rfm_high_segments=("Champions", "Loyal"), kmeans_k=None, random_state=42)
+
+
+def run_backtest(snapshots, **kwargs):
+    """run_backtest as backtest_step calls it, with some settings changed."""
+    return _run_backtest(snapshots, **{**BACKTEST_SETTINGS, **kwargs})
 
 TRUE_BG = {"r": 0.5, "alpha": 4.0, "a": 0.8, "b": 2.5}
 TRUE_GG = {"p": 6.0, "q": 4.0, "v": 15.0}
@@ -463,3 +472,12 @@ def test_custom_column_names() -> None:
                                   label_column="future")
     assert metrics.columns[0] == "as_of" and list(preds.columns[:2]) == ["as_of", "account"]
     assert metrics.iloc[0].precision == 0.5
+
+
+def test_run_backtest_has_no_default_copy_of_a_setting():
+    """Every setting run_backtest takes comes from run_settings via dbt_steps (its one
+    default is in dbt_project.yml): none has a default in Python."""
+    import inspect
+
+    params = inspect.signature(_run_backtest).parameters
+    assert [n for n in ['top_share', 'rfm_high_segments', 'kmeans_k', 'random_state'] if params[n].default is not inspect.Parameter.empty] == []

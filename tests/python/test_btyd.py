@@ -27,7 +27,16 @@ import pytest
 from scipy.optimize import check_grad
 from scipy.special import hyp2f1
 
-from segkit.btyd import BetaGeoFitter, GammaGammaFitter, customer_lifetime_value
+from segkit.btyd import BetaGeoFitter, GammaGammaFitter
+from segkit.btyd import customer_lifetime_value as _customer_lifetime_value
+
+#: the settings score_clv passes (clv_forecast_* in dbt_project.yml; weeks)
+CLV_SETTINGS = dict(horizon_months=12, monthly_discount_rate=0.01, time_unit="week", days_per_month=30.0)
+
+
+def customer_lifetime_value(*args, **kwargs):
+    """customer_lifetime_value as score_clv calls it, with some settings changed."""
+    return _customer_lifetime_value(*args, **{**CLV_SETTINGS, **kwargs})
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "cdnow"
 
@@ -550,3 +559,12 @@ def test_simulation_recovers_params_and_timing_1m(capsys: pytest.CaptureFixture[
             f"weighted fit on {len(uniq):,} unique rows incl. grouping: {weighted_s:.2f} s; "
             f"Gamma-Gamma fit on {int(has.sum()):,} repeat buyers: {gg_s:.2f} s"
         )
+
+
+def test_customer_lifetime_value_has_no_default_copy_of_a_setting():
+    """Every setting customer_lifetime_value takes comes from run_settings via dbt_steps (its one
+    default is in dbt_project.yml): none has a default in Python."""
+    import inspect
+
+    params = inspect.signature(_customer_lifetime_value).parameters
+    assert [n for n in ['horizon_months', 'monthly_discount_rate', 'time_unit', 'days_per_month'] if params[n].default is not inspect.Parameter.empty] == []

@@ -18,11 +18,23 @@ from segkit.clustering import (
     assign_value_tiers,
     choose_eps_kdistance,
     choose_k_silhouette,
-    cluster_customers,
     dbscan_labels,
     kmeans_labels,
     prepare_features,
 )
+from segkit.clustering import cluster_customers as _cluster_customers
+
+#: the settings clustering_step passes (the cluster_* defaults in dbt_project.yml)
+CLUSTER_SETTINGS = dict(scaling="zscore", log_features=(), k=None, k_range=range(2, 9), eps=None, min_samples=5,
+                        tier_names=("High", "Medium", "Low"), random_state=42, max_fit_size=None)
+
+
+def cluster_customers(*args, **kwargs):
+    """cluster_customers as clustering_step calls it, with some settings changed."""
+    return _cluster_customers(*args, **{**CLUSTER_SETTINGS, **kwargs})
+
+
+TIERS = CLUSTER_SETTINGS["tier_names"]
 
 FEATURES = ["f1", "f2", "f3"]
 
@@ -248,16 +260,16 @@ def test_tier_split_properties():
 def test_assign_value_tiers_ties_noise_and_permutation():
     labels = np.array([5, 5, 7, 7, 7, 9, 9, 9, -1, 2])
     value = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 3.0, 3.0, 99.0, np.nan])
-    rank, tier = assign_value_tiers(labels, value)
+    rank, tier = assign_value_tiers(labels, value, TIERS)
     # 9 has the highest mean; 5 and 7 tie on mean -> larger (7) first; 2 (NaN -> 0) last
     assert rank.tolist() == [2, 2, 1, 1, 1, 0, 0, 0, -1, 3]
     assert tier.tolist() == ["Medium"] * 5 + ["High"] * 3 + ["Outlier", "Low"]
     # equal mean and size -> original label decides
-    r2, _ = assign_value_tiers(np.array([4, 1]), np.array([2.0, 2.0]))
+    r2, _ = assign_value_tiers(np.array([4, 1]), np.array([2.0, 2.0]), TIERS)
     assert r2.tolist() == [1, 0]
     # row order does not matter
     perm = np.random.default_rng(0).permutation(labels.size)
-    rank_p, tier_p = assign_value_tiers(labels[perm], value[perm])
+    rank_p, tier_p = assign_value_tiers(labels[perm], value[perm], TIERS)
     assert np.array_equal(rank_p, rank[perm]) and np.array_equal(tier_p, tier[perm])
 
 
@@ -265,9 +277,9 @@ def test_assign_value_tiers_custom_names_and_validation():
     rank, tier = assign_value_tiers(np.array([0, 1]), np.array([1.0, 2.0]), tier_names=["Gold", "Silver", "Bronze"])
     assert rank.tolist() == [1, 0] and tier.tolist() == ["Bronze", "Gold"]
     with pytest.raises(ValueError, match="same length"):
-        assign_value_tiers(np.array([0, 1]), np.array([1.0]))
+        assign_value_tiers(np.array([0, 1]), np.array([1.0]), TIERS)
     with pytest.raises(ValueError, match="-1 for noise"):
-        assign_value_tiers(np.array([0, -2]), np.array([1.0, 2.0]))
+        assign_value_tiers(np.array([0, -2]), np.array([1.0, 2.0]), TIERS)
     with pytest.raises(ValueError, match="tier_names must name at least one column"):
         assign_value_tiers(np.array([0]), np.array([1.0]), tier_names=[])
 
@@ -453,3 +465,12 @@ def test_string_ids_and_value_outside_features(blobs4):
     assert out["customer_id"].tolist() == data["customer_id"].tolist()
     assert info.value_column == "f3" and info.scaling == "robust"
     assert adjusted_rand_score(y, out["cluster_id"]) >= 0.95
+
+
+def test_cluster_customers_has_no_default_copy_of_a_setting():
+    """Every setting cluster_customers takes comes from run_settings via dbt_steps (its one
+    default is in dbt_project.yml): none has a default in Python."""
+    import inspect
+
+    params = inspect.signature(_cluster_customers).parameters
+    assert [n for n in ['scaling', 'log_features', 'k', 'k_range', 'eps', 'min_samples', 'tier_names', 'random_state', 'max_fit_size'] if params[n].default is not inspect.Parameter.empty] == []
