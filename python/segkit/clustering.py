@@ -239,8 +239,8 @@ def _numeric_column(df: pd.DataFrame, col: str) -> np.ndarray:
 def prepare_features(
     df: pd.DataFrame,
     features: Sequence[str],
-    scaling: Scaling = "zscore",
-    log_features: Sequence[str] = (),
+    scaling: Scaling,
+    log_features: Sequence[str],
 ) -> np.ndarray:
     """Turn feature columns of ``df`` into a float64 matrix ready for clustering.
 
@@ -325,9 +325,9 @@ def _fit_kmeans(X: np.ndarray, k: int, init: Any, n_init: int, random_state: int
 
 def choose_k_silhouette(
     X: npt.ArrayLike,
-    k_range: Iterable[int] = range(2, 9),
+    k_range: Iterable[int],
+    random_state: int,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
-    random_state: int = 42,
     n_init: int = 10,
 ) -> tuple[int, dict[int, float]]:
     """Pick k by the mean silhouette score on a seeded sample.
@@ -385,12 +385,12 @@ def _distance_to_centers(
 
 def kmeans_labels(
     X: npt.ArrayLike,
-    k: int | None = None,
+    k: int | None,
     *,
-    random_state: int = 42,
-    k_range: Iterable[int] = range(2, 9),
+    random_state: int,
+    k_range: Iterable[int],
+    max_fit_size: int,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
-    max_fit_size: int = DEFAULT_KMEANS_MAX_FIT_SIZE,
     n_init: int = 10,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> tuple[np.ndarray, np.ndarray, KMeansInfo]:
@@ -418,7 +418,7 @@ def kmeans_labels(
     silhouette: dict[int, float] = {}
     sil_rows: int | None = None
     if k is None:
-        k, silhouette = choose_k_silhouette(X, k_range, sample_size, random_state, n_init)
+        k, silhouette = choose_k_silhouette(X, k_range, random_state, sample_size, n_init)
         k_source: Literal["given", "silhouette"] = "silhouette"
         sil_rows = min(n, sample_size)
     else:
@@ -496,8 +496,8 @@ def _eps_from_kdistances(kdist: np.ndarray) -> float:
 def choose_eps_kdistance(
     X: npt.ArrayLike,
     min_samples: int,
+    random_state: int,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
-    random_state: int = 42,
     n_jobs: int | None = None,
 ) -> float:
     """DBSCAN ``eps`` from the knee of the sorted k-distance curve.
@@ -525,11 +525,11 @@ def choose_eps_kdistance(
 
 def dbscan_labels(
     X: npt.ArrayLike,
-    eps: float | None = None,
-    min_samples: int = 5,
+    eps: float | None,
+    min_samples: int,
     *,
-    max_fit_size: int = DEFAULT_DBSCAN_MAX_FIT_SIZE,
-    random_state: int = 42,
+    max_fit_size: int,
+    random_state: int,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     batch_size: int = DEFAULT_BATCH_SIZE,
     n_jobs: int | None = None,
@@ -581,7 +581,7 @@ def dbscan_labels(
     core_fraction: float | None = None
     if idx is None:
         if eps is None:
-            eps = choose_eps_kdistance(X, min_samples, sample_size, random_state, n_jobs)
+            eps = choose_eps_kdistance(X, min_samples, random_state, sample_size, n_jobs)
         eps_fit = eps
     else:
         qidx = _sample_indices(n, sample_size, random_state)

@@ -35,6 +35,10 @@ def cluster_customers(*args, **kwargs):
 
 
 TIERS = CLUSTER_SETTINGS["tier_names"]
+#: the settings cluster_customers passes on (cluster_random_state, k_min..k_max,
+#: cluster_kmeans_max_fit_size / cluster_dbscan_max_fit_size)
+KMEANS_KW = dict(random_state=42, k_range=range(2, 9), max_fit_size=200_000)
+DBSCAN_KW = dict(random_state=42, max_fit_size=50_000)
 
 FEATURES = ["f1", "f2", "f3"]
 
@@ -72,7 +76,7 @@ def _dbscan_frame(X: np.ndarray) -> pd.DataFrame:
 # --------------------------------------------------------------------------- #
 def test_zscore_uses_population_std_and_zeroes_constant_columns():
     df = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [5.0, 5.0, 5.0, 5.0], "c": [0.1] * 4})
-    X = prepare_features(df, ["a", "b", "c"], scaling="zscore")
+    X = prepare_features(df, ["a", "b", "c"], scaling="zscore", log_features=())
     a = df["a"].to_numpy()
     np.testing.assert_allclose(X[:, 0], (a - a.mean()) / a.std(ddof=0))
     assert X[:, 0].std(ddof=0) == pytest.approx(1.0)
@@ -83,9 +87,9 @@ def test_zscore_uses_population_std_and_zeroes_constant_columns():
 
 def test_nan_becomes_zero_before_scaling():
     df = pd.DataFrame({"a": [np.nan, 2.0, 4.0], "n": pd.array([1, None, 3], dtype="Int64")})
-    X = prepare_features(df, ["a", "n"], scaling="none")
+    X = prepare_features(df, ["a", "n"], scaling="none", log_features=())
     np.testing.assert_array_equal(X, [[0.0, 1.0], [2.0, 0.0], [4.0, 3.0]])
-    Xz = prepare_features(df, ["a"], scaling="zscore")
+    Xz = prepare_features(df, ["a"], scaling="zscore", log_features=())
     v = np.array([0.0, 2.0, 4.0])
     np.testing.assert_allclose(Xz[:, 0], (v - v.mean()) / v.std())
 
@@ -104,7 +108,7 @@ def test_robust_scaling_median_iqr_with_std_fallback():
     a = np.array([1.0, 2.0, 3.0, 4.0, 100.0])
     mostly_zero = np.array([0.0, 0.0, 0.0, 0.0, 10.0])  # IQR == 0 but not constant
     df = pd.DataFrame({"a": a, "z": mostly_zero, "c": [7.0] * 5})
-    X = prepare_features(df, ["a", "z", "c"], scaling="robust")
+    X = prepare_features(df, ["a", "z", "c"], scaling="robust", log_features=())
     q25, med, q75 = np.quantile(a, [0.25, 0.5, 0.75])
     np.testing.assert_allclose(X[:, 0], (a - med) / (q75 - q25))
     np.testing.assert_allclose(X[:, 1], mostly_zero / mostly_zero.std())
@@ -113,7 +117,7 @@ def test_robust_scaling_median_iqr_with_std_fallback():
 
 def test_bool_features_are_zero_one():
     df = pd.DataFrame({"flag": [True, False, True]})
-    np.testing.assert_array_equal(prepare_features(df, ["flag"], scaling="none")[:, 0], [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(prepare_features(df, ["flag"], scaling="none", log_features=())[:, 0], [1.0, 0.0, 1.0])
 
 
 @pytest.mark.parametrize(
@@ -131,7 +135,7 @@ def test_bool_features_are_zero_one():
 def test_prepare_features_validation(kwargs, message):
     df = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0], "s": ["x", "y"], "inf": [1.0, np.inf]})
     with pytest.raises(ValueError, match=message):
-        prepare_features(df, **kwargs)
+        prepare_features(df, **{"scaling": "zscore", "log_features": (), **kwargs})
 
 
 # --------------------------------------------------------------------------- #
@@ -139,8 +143,8 @@ def test_prepare_features_validation(kwargs, message):
 # --------------------------------------------------------------------------- #
 def test_choose_k_silhouette_finds_true_k(blobs4):
     df, _ = blobs4
-    X = prepare_features(df, FEATURES)
-    k, scores = choose_k_silhouette(X, range(2, 9), sample_size=500, random_state=1)
+    X = prepare_features(df, FEATURES, "zscore", ())
+    k, scores = choose_k_silhouette(X, range(2, 9), random_state=1, sample_size=500)
     assert k == 4
     assert sorted(scores) == list(range(2, 9))
     assert scores[4] == max(scores.values())
@@ -149,7 +153,7 @@ def test_choose_k_silhouette_finds_true_k(blobs4):
 
 def test_choose_k_skips_unscorable_k():
     X = np.array([[0.0], [0.0], [1.0], [1.0], [5.0]])  # 3 distinct points
-    k, scores = choose_k_silhouette(X, range(2, 6))
+    k, scores = choose_k_silhouette(X, range(2, 6), random_state=42)
     assert k in (2, 3)
     assert np.isnan(scores[4]) and np.isnan(scores[5])  # fewer distinct points than k / k >= n
 
@@ -167,8 +171,8 @@ def test_kmeans_with_k_none_recovers_blobs(blobs4):
 
 def test_kmeans_distances_are_distances_to_assigned_centre(blobs4):
     df, _ = blobs4
-    X = prepare_features(df, FEATURES)
-    labels, dist, info = kmeans_labels(X, 4)
+    X = prepare_features(df, FEATURES, "zscore", ())
+    labels, dist, info = kmeans_labels(X, 4, **KMEANS_KW)
     np.testing.assert_allclose(dist, np.linalg.norm(X - info.centers[labels], axis=1))
     assert info.inertia == pytest.approx(float((dist**2).sum()))
     assert info.k_source == "given" and info.silhouette == {}
@@ -176,11 +180,11 @@ def test_kmeans_distances_are_distances_to_assigned_centre(blobs4):
 
 def test_kmeans_sampled_fit_path(blobs4):
     df, y = blobs4
-    X = prepare_features(df, FEATURES)
-    labels, _, info = kmeans_labels(X, 4, max_fit_size=300)
+    X = prepare_features(df, FEATURES, "zscore", ())
+    labels, _, info = kmeans_labels(X, 4, **{**KMEANS_KW, "max_fit_size": 300})
     assert info.sampled and info.n_fit == 300
     assert adjusted_rand_score(y, labels) >= 0.99  # observed 1.0
-    full_labels, _, _ = kmeans_labels(X, 4)
+    full_labels, _, _ = kmeans_labels(X, 4, **KMEANS_KW)
     assert adjusted_rand_score(full_labels, labels) == 1.0
 
 
@@ -295,22 +299,22 @@ def test_knee_of_chord():
 
 def test_kdistance_eps_is_positive_and_sensible(blobs2d):
     X, y = blobs2d
-    eps = choose_eps_kdistance(X, min_samples=5)
+    eps = choose_eps_kdistance(X, min_samples=5, random_state=42)
     assert 0.1 < eps < 0.6  # observed 0.194; cluster_std is 0.6
     labels = DBSCAN(eps=eps, min_samples=5).fit_predict(X)
     assert len(set(labels) - {-1}) == 4
     assert (labels == -1).mean() < 0.1  # observed 5.9 %
     assert adjusted_rand_score(y, labels) >= 0.9  # observed 0.916
     # sampling the query points gives a close value
-    eps_s = choose_eps_kdistance(X, min_samples=5, sample_size=1000, random_state=0)
+    eps_s = choose_eps_kdistance(X, min_samples=5, random_state=0, sample_size=1000)
     assert eps_s == pytest.approx(eps, rel=0.25)
     # all-identical points still give a usable (positive) eps
-    assert choose_eps_kdistance(np.zeros((20, 2)), 5) > 0
+    assert choose_eps_kdistance(np.zeros((20, 2)), 5, 42) > 0
 
 
 def test_dbscan_matches_sklearn_when_not_sampled(blobs2d):
     X, _ = blobs2d
-    labels, is_outlier, dist, info = dbscan_labels(X, 0.25, 8)
+    labels, is_outlier, dist, info = dbscan_labels(X, 0.25, 8, **DBSCAN_KW)
     sk = DBSCAN(eps=0.25, min_samples=8).fit(X)
     np.testing.assert_array_equal(labels, sk.labels_)
     np.testing.assert_array_equal(is_outlier, sk.labels_ == -1)
@@ -324,7 +328,7 @@ def test_cluster_customers_dbscan_equals_sklearn_up_to_renumbering(blobs2d):
     X, _ = blobs2d
     df = _dbscan_frame(X)
     out, info = cluster_customers(df, "dbscan", ["f1", "f2"], value_column="value", eps=None, min_samples=5)
-    Xp = prepare_features(df, ["f1", "f2"])
+    Xp = prepare_features(df, ["f1", "f2"], "zscore", ())
     sk = DBSCAN(eps=info.eps, min_samples=5).fit_predict(Xp)
     assert adjusted_rand_score(sk, out["cluster_id"]) == 1.0
     np.testing.assert_array_equal(out["is_outlier"].to_numpy(), sk == -1)
@@ -355,8 +359,8 @@ def test_dbscan_noise_kept_as_minus_one_and_flagged(blobs4):
 
 def test_dbscan_sampled_path_agrees_with_full(blobs2d):
     X, y = blobs2d
-    full, full_out, _, full_info = dbscan_labels(X, None, 5)
-    samp, samp_out, samp_dist, samp_info = dbscan_labels(X, None, 5, max_fit_size=300)
+    full, full_out, _, full_info = dbscan_labels(X, None, 5, **DBSCAN_KW)
+    samp, samp_out, samp_dist, samp_info = dbscan_labels(X, None, 5, **{**DBSCAN_KW, "max_fit_size": 300})
     assert samp_info.sampled and samp_info.n_fit == 300
     assert not full_info.sampled
     assert samp_info.eps == full_info.eps  # eps is chosen on all rows either way
@@ -368,7 +372,7 @@ def test_dbscan_sampled_path_agrees_with_full(blobs2d):
     assert adjusted_rand_score(y, samp) >= 0.93  # observed 0.951
     assert not np.isnan(samp_dist).any()
     # an explicit full-data eps is transferred to the sample the same way
-    given, _, _, given_info = dbscan_labels(X, full_info.eps, 5, max_fit_size=300)
+    given, _, _, given_info = dbscan_labels(X, full_info.eps, 5, **{**DBSCAN_KW, "max_fit_size": 300})
     assert given_info.eps_source == "given" and given_info.sampled
     assert adjusted_rand_score(full, given) >= 0.93
 
@@ -468,9 +472,21 @@ def test_string_ids_and_value_outside_features(blobs4):
 
 
 def test_cluster_customers_has_no_default_copy_of_a_setting():
-    """Every setting cluster_customers takes comes from run_settings via dbt_steps (its one
-    default is in dbt_project.yml): none has a default in Python."""
+    """Every setting cluster_customers (and the functions it passes them to) takes
+    comes from run_settings via dbt_steps (its one default is in dbt_project.yml):
+    none has a default in Python."""
     import inspect
 
-    params = inspect.signature(_cluster_customers).parameters
-    assert [n for n in ['scaling', 'log_features', 'k', 'k_range', 'eps', 'min_samples', 'tier_names', 'random_state', 'max_fit_size'] if params[n].default is not inspect.Parameter.empty] == []
+    takes = {
+        _cluster_customers: ["scaling", "log_features", "k", "k_range", "eps", "min_samples", "tier_names",
+                             "random_state", "max_fit_size"],
+        prepare_features: ["scaling", "log_features"],
+        choose_k_silhouette: ["k_range", "random_state"],
+        kmeans_labels: ["k", "random_state", "k_range", "max_fit_size"],
+        choose_eps_kdistance: ["random_state"],
+        dbscan_labels: ["eps", "min_samples", "random_state", "max_fit_size"],
+        assign_value_tiers: ["tier_names"],
+    }
+    for fn, names in takes.items():
+        params = inspect.signature(fn).parameters
+        assert [n for n in names if params[n].default is not inspect.Parameter.empty] == [], fn.__name__
