@@ -20,7 +20,7 @@ Methods (each flags a predicted High set per cutoff)
     population std, ddof=0; a constant column scores 0; nulls count as 0), top
     ``top_share`` by score.
 ``rfm_segments``
-    ``rfm_segment`` in ``rfm_high_segments`` (default Champions, Loyal).  The
+    ``rfm_segment`` in ``rfm_high_segments`` (the setting backtest_rfm_high_segments).  The
     set size is whatever the segments hold; score = 1.0 / 0.0.
 ``kmeans_tiers``
     :func:`segkit.clustering.cluster_customers` (``method="kmeans"``) on
@@ -88,7 +88,6 @@ silhouettes, BG/NBD and Gamma-Gamma parameters).
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import warnings
@@ -125,8 +124,10 @@ METHODS: tuple[str, ...] = (
 STUDY_TARGET = 0.85  # the new model must exceed this precision
 STUDY_OLD_SCORE = 0.68  # what the study says the old two-feature score achieved
 
-DEFAULT_KMEANS_FEATURES: tuple[str, ...] = ("days_since_last_purchase", "orders", "total_spend")
-DEFAULT_KMEANS_LOG_FEATURES: tuple[str, ...] = ("orders", "total_spend")
+BASELINE_FEATURES: tuple[str, ...] = ("frequency", "monetary_value")  # the old score's features
+KMEANS_FEATURES: tuple[str, ...] = ("days_since_last_purchase", "orders", "total_spend")
+KMEANS_LOG_FEATURES: tuple[str, ...] = ("orders", "total_spend")
+KMEANS_VALUE_COLUMN = "total_spend"
 BTYD_COLUMNS: tuple[str, ...] = ("frequency", "recency", "T", "monetary_value")
 TIME_UNITS: tuple[str, ...] = ("week", "day")
 
@@ -161,13 +162,9 @@ PREDICTION_COLUMNS: tuple[str, ...] = (
 
 #: the kmeans_tiers method's K-Means: fixed by the backtest (its own features
 #: above, k by silhouette over 2..8 unless backtest_kmeans_k), not the cluster_*
-#: settings of customer_clusters; kmeans_options may change these
+#: settings of customer_clusters
 KMEANS_OPTIONS: dict[str, Any] = {"scaling": "zscore", "k_range": range(2, 9), "eps": None, "min_samples": 5,
                                   "tier_names": ("High", "Medium", "Low"), "max_fit_size": None}
-
-# cluster_customers arguments run_backtest sets itself
-_KMEANS_FIXED_ARGS = frozenset(
-    {"df", "method", "features", "value_column", "log_features", "k", "random_state", "id_column"})
 
 # relative slack when turning top_share * n into a count, so that 0.1 * 30
 # (= 3.0000000000000004 in floating point) gives k = 3, not 4
@@ -458,48 +455,30 @@ def run_backtest(
     *,
     top_share: float,
     rfm_high_segments: Sequence[str],
-    baseline_features: Sequence[str] = ("frequency", "monetary_value"),
-    kmeans_features: Sequence[str] = DEFAULT_KMEANS_FEATURES,
-    kmeans_log_features: Sequence[str] = DEFAULT_KMEANS_LOG_FEATURES,
-    kmeans_value_column: str = "total_spend",
     kmeans_k: int | None,
-    kmeans_options: Mapping[str, Any] | None = None,
     horizon_periods: float,
     time_unit: str,
     methods: Sequence[str] = METHODS,
     random_state: int,
-    cutoff_column: str = "cutoff_date",
-    id_column: str = "customer_id",
-    label_column: str = "next_value",
-    orders_column: str = "orders",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Backtest value-tier methods against the realised next-window top set.
 
     Parameters
     ----------
-    snapshots : one row per ``(cutoff_column, id_column)``; features computed
-        from data up to the cutoff; ``label_column`` = net spend in the window
-        after the cutoff (null = 0); ``orders_column`` = orders up to the
-        cutoff (rows with 0 / null are excluded from the population).  The
-        columns a method needs must be present: baseline -> ``baseline_features``;
-        rfm -> ``rfm_segment``; kmeans -> ``kmeans_features`` and
-        ``kmeans_value_column``; BTYD methods -> ``frequency, recency, T,
+    snapshots : backtest_snapshots: one row per ``(cutoff_date, customer_id)``;
+        features computed from data up to the cutoff; ``next_value`` = net
+        spend in the window after the cutoff (null = 0); ``orders`` = orders up
+        to the cutoff (rows with 0 / null are excluded from the population).
+        The columns a method needs must be present: baseline ->
+        BASELINE_FEATURES; rfm -> ``rfm_segment``; kmeans -> KMEANS_FEATURES
+        and KMEANS_VALUE_COLUMN; BTYD methods -> ``frequency, recency, T,
         monetary_value`` (in ``time_unit``; null monetary_value = 0).
     top_share : share of the population called High (actual and top-share
         methods); the setting backtest_top_share.
     rfm_high_segments : RFM segments the ``rfm_segments`` method calls High
         (backtest_rfm_high_segments).
-    baseline_features : the old score's features (z-scores summed).
-    kmeans_features, kmeans_log_features, kmeans_value_column, kmeans_k :
-        passed to :func:`segkit.clustering.cluster_customers` (k=None picks k
-        by silhouette).
-    kmeans_options : further keyword arguments for ``cluster_customers``
-        over :data:`KMEANS_OPTIONS`
-        (e.g. ``k_range``, ``sample_size``, ``scaling``, ``max_fit_size``,
-        ``tier_names``); the first tier name is the predicted High tier.  The
-        silhouette search over ``k_range`` on ``sample_size`` rows dominates
-        the run time on large populations: pass ``kmeans_k`` or a smaller
-        ``sample_size`` to cut it.
+    kmeans_k : backtest_kmeans_k; None picks k by silhouette (KMEANS_OPTIONS;
+        the first tier name is the predicted High tier).
     horizon_periods : length of the label window in ``time_unit`` (e.g. 13.0
         weeks for a 91-day window); the BTYD prediction horizon.
     time_unit : ``"week"`` or ``"day"``, the unit of frequency/recency/T.
@@ -519,9 +498,6 @@ def run_backtest(
         raise ValueError(f"snapshots must be a pandas DataFrame, got {type(snapshots).__name__}")
     top_share = _check_share(top_share)
     rfm_high_segments = _names("rfm_high_segments", rfm_high_segments)
-    baseline_features = _names("baseline_features", baseline_features, allow_empty=False)
-    kmeans_features = _names("kmeans_features", kmeans_features, allow_empty=False)
-    kmeans_log_features = _names("kmeans_log_features", kmeans_log_features)
     methods = _names("methods", methods, allow_empty=False)
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -535,13 +511,9 @@ def run_backtest(
     if not (math.isfinite(horizon_periods) and horizon_periods > 0):
         raise ValueError(f"horizon_periods must be a positive finite number, got {horizon_periods!r}")
     random_state = check_random_state(random_state)
-    kmeans_options = dict(KMEANS_OPTIONS, **(kmeans_options or {}))
-    clash = sorted(set(kmeans_options) & _KMEANS_FIXED_ARGS)
-    if clash:
-        raise ValueError(f"kmeans_options must not set {clash}; use the run_backtest arguments instead")
-    unknown_opts = sorted(set(kmeans_options) - set(inspect.signature(cluster_customers).parameters))
-    if unknown_opts:
-        raise ValueError(f"kmeans_options has arguments cluster_customers does not take: {unknown_opts}")
+    baseline_features, kmeans_features, kmeans_log_features = BASELINE_FEATURES, KMEANS_FEATURES, KMEANS_LOG_FEATURES
+    kmeans_value_column, kmeans_options = KMEANS_VALUE_COLUMN, KMEANS_OPTIONS
+    cutoff_column, id_column, label_column, orders_column = "cutoff_date", "customer_id", "next_value", "orders"
 
     required = [cutoff_column, id_column, label_column, orders_column]
     if "baseline_two_feature" in methods:
@@ -550,9 +522,6 @@ def run_backtest(
         required.append("rfm_segment")
     if "kmeans_tiers" in methods:
         required += [*kmeans_features, kmeans_value_column]
-        bad_log = [c for c in kmeans_log_features if c not in kmeans_features]
-        if bad_log:
-            raise ValueError(f"kmeans_log_features must be a subset of kmeans_features; not in it: {bad_log}")
     if "predicted_clv" in methods or "predicted_purchases" in methods:
         required += BTYD_COLUMNS
     required = list(dict.fromkeys(required))

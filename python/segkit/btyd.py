@@ -358,14 +358,6 @@ class BetaGeoFitter:
         ll, *_ = self._loglik_terms(np.array(self._params()), x, t_x, T_)
         return float(w @ ll)
 
-    def individual_log_likelihood(
-        self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
-    ) -> FloatArray:
-        """Per-customer log-likelihood at ``params_``."""
-        x, t_x, T_ = _check_rfm(frequency, recency, T)
-        ll, *_ = self._loglik_terms(np.array(self._params()), x, t_x, T_)
-        return ll
-
     # -- predictions --------------------------------------------------------
     def conditional_probability_alive(
         self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
@@ -452,23 +444,6 @@ class BetaGeoFitter:
         return self._with_a_guard(
             lambda aa: self._cond_expected(r, alpha, aa, b, t_b, x_b, tx_b, T_b), a
         )
-
-    def expected_number_of_purchases_up_to_time(self, t: ArrayLike) -> FloatArray:
-        """E[X(t)] for a customer who made a first purchase at time 0, eq. (9):
-
-        ``(a+b-1)/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b; a+b-1; t/(alpha+t))]``.
-        """
-        r, alpha, a, b = self._params()
-        t_arr = np.atleast_1d(np.asarray(t, dtype=np.float64))
-        if np.any(~np.isfinite(t_arr)) or np.any(t_arr < 0):
-            raise ValueError("t must be finite and non-negative")
-        zeros = np.zeros_like(t_arr)
-
-        def fn(aa: float) -> FloatArray:
-            return (aa + b - 1.0) / (aa - 1.0) * self._one_minus_hyp_term(
-                r, alpha, aa, b, t_arr, zeros, zeros) + 0.0
-
-        return self._with_a_guard(fn, a)
 
 
 # --------------------------------------------------------------------------- #
@@ -634,13 +609,6 @@ class GammaGammaFitter:
         w = _check_weights(weights, x.shape[0])
         keep = (x > 0) & (m > 0)
         return self._loglik_and_grad(np.array(self._params()), x[keep], m[keep], w[keep])[0]
-
-    def population_mean_spend(self) -> float:
-        """E[Z] = p v / (q - 1) (finite only for q > 1)."""
-        p, q, v = self._params()
-        if q <= 1:
-            raise ValueError(f"population mean spend is infinite for q <= 1 (q = {q})")
-        return p * v / (q - 1.0)
 
     def conditional_expected_average_profit(
         self, frequency: ArrayLike, monetary_value: ArrayLike

@@ -341,24 +341,14 @@ def test_kmeans_too_few_customers_gives_note() -> None:
     assert "K-Means not run" in metrics.iloc[0].note
 
 
-def test_kmeans_options_are_passed_through() -> None:
+def test_kmeans_tiers_top_cluster_is_high() -> None:
     df = tiny_frame()
     kw = dict(top_share=0.2, horizon_periods=13, time_unit="week", methods=("kmeans_tiers",))
-    metrics, preds = run_backtest(df, kmeans_k=2, kmeans_options={"tier_names": ["Top", "Rest"]}, **kw)
-    # the two 6-order customers form the top cluster, named by the first tier name
+    metrics, preds = run_backtest(df, **{**kw, "kmeans_k": 2})
+    # the two 6-order customers form the top cluster, the High tier
     assert json.loads(metrics.iloc[0].details)["k"] == 2
     assert preds.loc[preds["is_predicted_high"].to_numpy(dtype=bool), "customer_id"].tolist() == [1, 4]
     np.testing.assert_allclose(preds["score"].to_numpy()[[0, 1]], [70.0, 5.0])
-    # only two distinct feature rows: k = 3 cannot be scored -> a note
-    metrics, _ = run_backtest(df, kmeans_options={"k_range": [3]}, **kw)
-    assert "K-Means not run" in metrics.iloc[0].note
-    df["days_since_last_purchase"] = np.arange(11.0) * 10
-    metrics, _ = run_backtest(df, kmeans_options={"k_range": [3]}, **kw)
-    assert json.loads(metrics.iloc[0].details)["k"] == 3
-    with pytest.raises(ValueError, match="kmeans_options must not set"):
-        run_backtest(df, kmeans_options={"k": 3}, **kw)
-    with pytest.raises(ValueError, match="does not take"):
-        run_backtest(df, kmeans_options={"n_clusters": 3}, **kw)
 
 
 def test_empty_population_cutoff() -> None:
@@ -463,15 +453,6 @@ def test_validation_errors() -> None:
         run_backtest(df.assign(next_value="x"), **kw)
     with pytest.raises(ValueError, match="missing value"):
         run_backtest(df.assign(customer_id=[None] + list(range(2, 12))), **kw)
-
-
-def test_custom_column_names() -> None:
-    df = tiny_frame().rename(columns={"cutoff_date": "as_of", "customer_id": "account", "next_value": "future"})
-    metrics, preds = run_backtest(df, top_share=0.2, horizon_periods=13, time_unit="week",
-                                  methods=("rfm_segments",), cutoff_column="as_of", id_column="account",
-                                  label_column="future")
-    assert metrics.columns[0] == "as_of" and list(preds.columns[:2]) == ["as_of", "account"]
-    assert metrics.iloc[0].precision == 0.5
 
 
 def test_run_backtest_has_no_default_copy_of_a_setting():
