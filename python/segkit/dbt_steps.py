@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from segkit._common import FitDecision, decide_classifier, decide_size, decisions_frame
+from segkit._common import FitDecision, decide_classifier, decide_size, decisions_frame, float_column
 from segkit.clustering import cluster_customers
 
 LABEL_COLUMNS = ["customer_id", "method", "cluster_id", "value_tier", "distance", "is_outlier",
@@ -162,7 +162,7 @@ def _rfm_frame(rfm: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"customer_rfm lacks the BTYD columns {missing}")
     for c in ("frequency", "recency", "t", "monetary_value"):
-        out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
+        out[c] = float_column(out[c], c)
     return out
 
 
