@@ -11,11 +11,14 @@ export SEGMENTS_HOME := $(CURDIR)
 
 DBT := $(BIN)/dbt
 DBT_FLAGS := --profiles-dir $(CURDIR) --project-dir $(CURDIR)
+# The bundled datasets (every registered dataset with its data in the project), read
+# from the one registry, dataset_registry() in macros/contract.sql.
+LIST_DATASETS = $(DBT) --quiet run-operation list_datasets --args '{names: true}' $(DBT_FLAGS) --target-path target/datasets
 ifneq ($(strip $(DATASET)),)
 DBT_VARS := --vars '{dataset: $(DATASET)}'
 endif
 
-.PHONY: install demo build test test-dbt test-python bench clean
+.PHONY: install demo build datasets test test-dbt test-python bench clean
 
 install: $(VENV)/.installed
 
@@ -35,13 +38,18 @@ demo: install
 
 build: demo
 
+## make datasets: the bundled datasets `make test` builds, from the registry
+datasets: install
+	@$(LIST_DATASETS)
+
 ## make test: dbt build (models + data tests + unit tests) of every bundled dataset into
 ## throwaway databases, then pytest (study reproductions, quarantine, Python package)
 test: install test-dbt test-python
 
 test-dbt: install
 	@mkdir -p warehouse/test
-	@for ds in nexa_sat classplus lita cdnow demo; do \
+	@datasets="$$($(LIST_DATASETS))" && test -n "$$datasets" || { echo "could not read the dataset registry"; exit 1; }; \
+	for ds in $$datasets; do \
 	  echo "== dbt build, dataset $$ds =="; \
 	  rm -f warehouse/test/$$ds.duckdb warehouse/test/.build/$$ds.duckdb; \
 	  SEGMENTS_DB=warehouse/test/$$ds.duckdb $(DBT) build $(DBT_FLAGS) --vars "{dataset: $$ds}" --target-path target/test_$$ds || exit 1; \

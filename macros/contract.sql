@@ -31,9 +31,17 @@
 {% endmacro %}
 
 
-{#- Which staging model feeds each canonical entity, per dataset, and which
-    staging models hold the rows each dataset rejected. An entity a dataset
-    lacks is simply absent: its int_ model is then an empty typed relation. -#}
+{#- THE list of datasets (README "Adding a dataset"): everything else that needs
+    the datasets (which staging folder and seeds are enabled, the validation of
+    var('dataset'), `make test`'s builds, tests/python/test_datasets_registry.py)
+    reads it. Per dataset: which staging model feeds each canonical entity, which
+    staging models hold the rows the dataset rejected, and its raw inputs (for
+    input_reconciliation). An entity a dataset lacks is simply absent: its int_
+    model is then an empty typed relation. Optional keys: 'adapter', the folder
+    models/staging/<adapter>/ holding its staging models (default: the dataset's
+    name; seeds/<adapter>/ holds its seeds, if any), and 'bundled' (default true):
+    false when the dataset has no data in the project (files), so `make test` does
+    not build it. -#}
 {% macro dataset_registry() %}
 {{ return({
   'nexa_sat': {
@@ -81,7 +89,7 @@
        'used': 'stg_cdnow__transactions', 'rejected': 'stg_cdnow__transactions_rejected'}
     ]
   },
-  'files': files_registry_entry(),
+  'files': files_registry_entry(bundled=false),
   'demo': files_registry_entry()
 }) }}
 {% endmacro %}
@@ -89,8 +97,8 @@
 
 {#- `files` (the user's own folder) and `demo` (the bundled generated business,
     data/demo) share one adapter: models/staging/files. -#}
-{% macro files_registry_entry() %}
-  {%- set entry = {'entities': {}, 'quarantine': [], 'inputs': []} -%}
+{% macro files_registry_entry(bundled=true) %}
+  {%- set entry = {'adapter': 'files', 'bundled': bundled, 'entities': {}, 'quarantine': [], 'inputs': []} -%}
   {%- for entity, spec in files_input_spec().items() -%}
     {%- do entry['entities'].update({entity: 'stg_files__' ~ entity}) -%}
     {%- do entry['quarantine'].append('stg_files__' ~ entity ~ '_rejected') -%}
@@ -140,16 +148,67 @@
 {% endmacro %}
 
 
+{#- The registered dataset names, sorted. -#}
+{% macro dataset_names() %}
+  {{ return(dataset_registry().keys() | list | sort) }}
+{% endmacro %}
+
+
+{#- The staging folder (models/staging/<adapter>/) and seed folder of a dataset. -#}
+{% macro dataset_adapter(name) %}
+  {{ return(dataset_registry()[name].get('adapter', name)) }}
+{% endmacro %}
+
+
+{#- The message an unregistered dataset name stops the build with. -#}
+{% macro unknown_dataset_message(name) %}
+  {%- set names = dataset_names() -%}
+  {{ return("'" ~ name ~ "' is not a registered dataset (dataset_registry() in macros/contract.sql): "
+      ~ "did you mean '" ~ closest_setting_name(name, names) ~ "'? The registered datasets are "
+      ~ (names | join(', '))) }}
+{% endmacro %}
+
+
 {% macro current_dataset() %}
   {%- set ds = var('dataset') -%}
   {%- set registry = dataset_registry() -%}
   {%- if ds not in registry -%}
-    {{ exceptions.raise_compiler_error(
-        "var 'dataset' is '" ~ ds ~ "', which is not a known dataset. "
-        ~ "Set it to one of: " ~ (registry.keys() | list | sort | join(', '))
-        ~ " (e.g. dbt build --vars '{dataset: nexa_sat}').") }}
+    {#- the same stop as validate_settings() in on-run-start; raised here when a
+        model needs the registry entry while dbt parses the project -#}
+    {{ settings_error('dataset', unknown_dataset_message(ds),
+        "e.g. --vars '{dataset: nexa_sat}', or register it (README \"Adding a dataset\")") }}
   {%- endif -%}
   {{ return(registry[ds]) }}
+{% endmacro %}
+
+
+{#- config(enabled=...) of every staging model: true when the model's folder,
+    models/staging/<folder>/, is the adapter of the selected dataset. Only the
+    selected dataset's adapter is parsed into the build; no folder is listed
+    anywhere else. -#}
+{% macro dataset_adapter_enabled() %}
+  {%- set ds = var('dataset', 'demo') -%}
+  {%- if ds not in dataset_registry() -%}{{ return(false) }}{%- endif -%}
+  {{ return(model.fqn[-2] == dataset_adapter(ds)) }}
+{% endmacro %}
+
+
+{#- dbt run-operation list_datasets: the registry as one JSON line
+    {name: {adapter, bundled}}; --args '{names: true}' prints the names of the
+    bundled datasets instead, one line, space-separated (the Makefile's `make test`
+    loop, `make datasets`). -#}
+{% macro list_datasets(names=false) %}
+  {%- set out = {} -%}
+  {%- for name in dataset_names() -%}
+    {%- do out.update({name: {'adapter': dataset_adapter(name), 'bundled': dataset_registry()[name].get('bundled', true)}}) -%}
+  {%- endfor -%}
+  {%- if names -%}
+    {%- set bundled = [] -%}
+    {%- for name, entry in out.items() if entry.bundled -%}{%- do bundled.append(name) -%}{%- endfor -%}
+    {{ print(bundled | join(' ')) }}
+  {%- else -%}
+    {{ print(tojson(out)) }}
+  {%- endif -%}
 {% endmacro %}
 
 

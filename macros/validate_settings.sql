@@ -228,8 +228,8 @@
 {% macro validate_settings() %}
   {%- set registry = dataset_registry() -%}
   {%- if var('dataset') not in registry -%}
-    {{ settings_error('dataset', "'" ~ var('dataset') ~ "' is not a known dataset",
-        "use one of " ~ (registry.keys() | list | sort | join(', '))) }}
+    {{ settings_error('dataset', unknown_dataset_message(var('dataset')),
+        "e.g. --vars '{dataset: nexa_sat}', or register it (README \"Adding a dataset\")") }}
   {%- endif -%}
   {%- do validate_setting_names(registry) -%}
 

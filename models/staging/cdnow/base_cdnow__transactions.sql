@@ -1,4 +1,4 @@
-{{ config(materialized='ephemeral') }}
+{{ config(materialized='ephemeral', enabled=dataset_adapter_enabled()) }}
 {#- Every raw CDNOW row, typed, with the reason it cannot be used. -#}
 
 with source as (

@@ -1,3 +1,4 @@
+{{ config(enabled=dataset_adapter_enabled()) }}
 {#- CDNOW customers: the sample's customer ids, signed up at their first purchase. -#}
 
 with transactions as (

@@ -1,3 +1,4 @@
+{{ config(enabled=dataset_adapter_enabled()) }}
 {#- Usable CDNOW transactions in the canonical contract. -#}
 
 with checked as (

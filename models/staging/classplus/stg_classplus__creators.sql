@@ -1,3 +1,4 @@
+{{ config(enabled=dataset_adapter_enabled()) }}
 {#- Creators as canonical customers: signed up at their first active month. -#}
 
 with months as (

@@ -1,3 +1,4 @@
+{{ config(enabled=dataset_adapter_enabled()) }}
 {#- Monthly GMV as canonical transactions: one per creator-month with GMV > 0,
     dated the first day of the month. -#}
 

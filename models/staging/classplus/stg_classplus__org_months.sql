@@ -1,3 +1,4 @@
+{{ config(enabled=dataset_adapter_enabled()) }}
 {#- Usable creator-months: videos and GMV per creator per month (blank = 0). -#}
 
 with checked as (

@@ -1,3 +1,4 @@
+{{ config(enabled=dataset_adapter_enabled()) }}
 {#- Monthly video output as canonical events: one 'video_published' event per
     creator-month with videos > 0, value = videos published that month. -#}
 

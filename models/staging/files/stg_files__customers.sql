@@ -1,3 +1,4 @@
+{{ config(enabled=dataset_adapter_enabled()) }}
 {#- Usable customers from the input files, in the canonical contract. Without a
     customers input, the customers are the ids the other inputs' usable rows use
     (every other attribute null): docs/DESIGN.md, the input layer. -#}

@@ -1,4 +1,4 @@
-{{ config(materialized='ephemeral') }}
+{{ config(materialized='ephemeral', enabled=dataset_adapter_enabled()) }}
 {#- Every raw LITA subscription row, typed, with the reason it cannot be used.
     The file has no row key: a row's key is the md5 of its raw content. -#}
 

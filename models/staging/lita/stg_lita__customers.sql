@@ -1,3 +1,4 @@
+{{ config(enabled=dataset_adapter_enabled()) }}
 {#- LITA customers: one row per CustomerID with the region of their rows
     (every row of a customer carries the same region; regions_seen checks it) and first start. -#}
 

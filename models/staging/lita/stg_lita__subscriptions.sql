@@ -1,3 +1,4 @@
+{{ config(enabled=dataset_adapter_enabled()) }}
 {#- Usable LITA subscription periods in the canonical contract. A cancelled
     period ends with end_reason 'cancel'. -#}
 

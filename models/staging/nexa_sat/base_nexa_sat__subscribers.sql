@@ -1,4 +1,4 @@
-{{ config(materialized='ephemeral') }}
+{{ config(materialized='ephemeral', enabled=dataset_adapter_enabled()) }}
 {#- Types every raw column and records why a row cannot be used. Read by
     stg_nexa_sat__subscribers (the usable rows) and
     stg_nexa_sat__subscribers_rejected (the rest, with the reason). -#}

@@ -1,3 +1,4 @@
+{{ config(enabled=dataset_adapter_enabled()) }}
 {#- Usable Nexa_Sat subscribers, typed and renamed to the canonical contract.
     One row per subscriber: it feeds both int_customers and int_subscriptions. -#}
 
