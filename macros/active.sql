@@ -1,6 +1,6 @@
 {#- "Active" at an as-of date, the one definition (customer_clv's clv_population
     active, customer_features, churn_by_segment via int_customer_value_features,
-    and churn_model_input / backtest_snapshots: all through customer_feature_ctes
+    and churn_model_input / backtest_cutoff_features: all through customer_feature_ctes
     in macros/customer_features.sql).
 
     A customer is active at the as-of date when

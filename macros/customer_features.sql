@@ -2,7 +2,7 @@
     about each customer at an as-of date, computed for one or many as-of dates
     (cutoffs) in the same pass. int_customer_value_features (the build's as-of
     date: customer_features, customer_clv, churn_by_segment, the profiles),
-    churn_model_input and backtest_snapshots (earlier cutoffs) all read it, so a
+    churn_model_input and backtest_cutoff_features (earlier cutoffs) all read it, so a
     rule written here holds for every one of them by construction.
 
     `cutoffs` is a relation (a CTE name) with one row per as-of date and the
@@ -270,7 +270,7 @@ pit_subscription_status as (
 {#- The point-in-time features at each cutoff (customer_feature_ctes) plus what
     happened in the window_days days after it: the input of the temporal churn
     and tier-change models (churn_model_input) and of the segment backtest
-    (backtest_snapshots). `cutoffs` as for customer_feature_ctes. Emits CTEs;
+    (backtest_cutoff_features). `cutoffs` as for customer_feature_ctes. Emits CTEs;
     the caller selects from `cutoff_features`, one row per (cutoff_date,
     customer_id) of the customers known at the cutoff. The window is
     [cutoff_end, cutoff_end + window_days days): the window_days days after the

@@ -224,7 +224,7 @@
 
 
 {#- The BTYD summary as CTEs, shared by customer_rfm (one as-of date) and
-    backtest_snapshots (one per cutoff), so both compute frequency / recency /
+    backtest_cutoff_features (one per cutoff), so both compute frequency / recency /
     T / monetary_value the same way.
       transactions:   relation with customer_id, transacted_at, amount
       as_of_relation: relation with the key columns and as_of_date
@@ -309,7 +309,7 @@ rfm_purchasers as (
 
 
 {#- RFM scoring and the segment-map match, the one definition shared by
-    customer_rfm (one as-of date) and backtest_snapshots (one per cutoff).
+    customer_rfm (one as-of date) and backtest_cutoff_features (one per cutoff).
       purchasers: relation (CTE name) of the scored population with the
                   scheme's measures and the key columns
       keys:       key columns the quantile edges are computed within ([] for

@@ -4,7 +4,7 @@
     historical value under the resolved var('clv_source'), and whether they are
     active or lapsed, at the build's as-of date. The features are the one
     point-in-time definition (customer_feature_ctes in
-    macros/customer_features.sql) that churn_model_input and backtest_snapshots
+    macros/customer_features.sql) that churn_model_input and backtest_cutoff_features
     use at their cutoffs. Built as a table: customer_clv, customer_features,
     churn_by_segment and demographic_segment_profile all read it.
 

@@ -465,7 +465,7 @@ def run_backtest(
 
     Parameters
     ----------
-    snapshots : backtest_snapshots: one row per ``(cutoff_date, customer_id)``;
+    snapshots : backtest_cutoff_features: one row per ``(cutoff_date, customer_id)``;
         features computed from data up to the cutoff; ``next_value`` = net
         spend in the window after the cutoff (null = 0); ``orders`` = orders up
         to the cutoff (rows with 0 / null are excluded from the population).

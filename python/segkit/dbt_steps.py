@@ -150,7 +150,8 @@ def clustering_step(features: pd.DataFrame, settings: Mapping[str, Any]) -> pd.D
 # --------------------------------------------------------------------------- #
 # Predicted CLV: BG/NBD + Gamma-Gamma on customer_rfm
 # --------------------------------------------------------------------------- #
-FORECAST_COLUMNS = ["customer_id", "has_purchase_history", "frequency", "recency", "t", "monetary_value",
+# T: the customer's age in BTYD periods, named as in customer_rfm (one vocabulary)
+FORECAST_COLUMNS = ["customer_id", "has_purchase_history", "frequency", "recency", "T", "monetary_value",
                     "probability_alive", "expected_purchases", "expected_spend_per_purchase",
                     "predicted_clv", "horizon_months", "monthly_discount_rate", "time_unit"]
 
@@ -266,7 +267,7 @@ def score_clv(rfm: pd.DataFrame, params: pd.DataFrame, settings: Mapping[str, An
     out = pd.DataFrame({
         "customer_id": frame["customer_id"].astype("string"),
         "has_purchase_history": has_history,
-        "frequency": frame["frequency"], "recency": frame["recency"], "t": frame["t"],
+        "frequency": frame["frequency"], "recency": frame["recency"], "T": frame["t"],
         "monetary_value": frame["monetary_value"],
     })
     for c in ("probability_alive", "expected_purchases", "expected_spend_per_purchase", "predicted_clv"):

@@ -1,5 +1,5 @@
 """One point-in-time definition (issue 9 §2): the features churn_model_input and
-backtest_snapshots compute at an earlier cutoff are the features the warehouse
+backtest_cutoff_features compute at an earlier cutoff are the features the warehouse
 computes when it is built with that cutoff as its as-of date, and the RFM
 segment a backtest cutoff assigns is the one customer_rfm assigns then.
 
@@ -33,7 +33,7 @@ def _build(workdir, select, vars):
 
 @pytest.fixture(scope="module")
 def today(tmp_path_factory):
-    return _build(tmp_path_factory.mktemp("pit_today"), "+backtest_snapshots +churn_model_input", {})
+    return _build(tmp_path_factory.mktemp("pit_today"), "+backtest_cutoff_features +churn_model_input", {})
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def _same(a, b):
 def test_backtest_cutoff_features_are_the_as_of_features(today, at_cutoff):
     cols = ", ".join(FEATURES)
     snap = _rows(today, f"select customer_id, {cols}, rfm_segment, frequency, recency, T, monetary_value "
-                        f"from backtest_snapshots where cutoff_date = date '{CUTOFF}'")
+                        f"from backtest_cutoff_features where cutoff_date = date '{CUTOFF}'")
     ref = _rows(at_cutoff, f"""
         select f.customer_id, {', '.join('f.' + c for c in FEATURES)}, r.rfm_segment, r.frequency, r.recency, r.T, r.monetary_value
         from intermediate.int_customer_value_features as f join customer_rfm as r using (customer_id)
@@ -69,7 +69,7 @@ def test_backtest_cutoff_features_are_the_as_of_features(today, at_cutoff):
 
 def test_churn_training_cutoff_features_are_the_as_of_features(today, tmp_path_factory):
     horizon = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["churn_horizon_days"]
-    as_of = today.scalar("select max(cutoff_date) from backtest_snapshots") + dt.timedelta(days=91)
+    as_of = today.scalar("select max(cutoff_date) from backtest_cutoff_features") + dt.timedelta(days=91)
     assert as_of == dt.date(2024, 12, 31)
     cutoff = as_of - dt.timedelta(days=horizon)
     past = _build(tmp_path_factory.mktemp("pit_churn"), "+customer_features", {"as_of_date": str(cutoff)})
@@ -86,7 +86,7 @@ def test_refunds_are_not_purchases_at_a_cutoff(today):
     # C001804 bought on 2024-03-26 and was refunded on 2024-04-01: at the
     # 2024-04-02 cutoff the last purchase is 7 days back, and the customer is
     # "Promising" as customer_rfm's rules say (the old copy said 1 day, "New")
-    days, segment = today.query(f"select days_since_last_purchase, rfm_segment from backtest_snapshots "
+    days, segment = today.query(f"select days_since_last_purchase, rfm_segment from backtest_cutoff_features "
                                 f"where customer_id = 'C001804' and cutoff_date = date '{CUTOFF}'")[0]
     assert (days, segment) == (7, "Promising")
     # every customer, recomputed from int_transactions: last transaction with amount >= 0 by the cutoff day
@@ -95,7 +95,7 @@ def test_refunds_are_not_purchases_at_a_cutoff(today):
         from intermediate.int_transactions
         where amount >= 0 and transacted_at < timestamp '{CUTOFF}' + interval 1 day
         group by customer_id"""))
-    got = dict(today.query(f"select customer_id, days_since_last_purchase from backtest_snapshots "
+    got = dict(today.query(f"select customer_id, days_since_last_purchase from backtest_cutoff_features "
                            f"where cutoff_date = date '{CUTOFF}'"))
     assert got == {c: expected[c] for c in got}
 

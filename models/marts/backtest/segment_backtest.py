@@ -8,4 +8,4 @@ def model(dbt, session):
     from segkit.dbt_steps import backtest_step, read_settings
 
     settings = read_settings(dbt.ref("run_settings").select("setting_name, value_json").fetchall())
-    return backtest_step(dbt.ref("backtest_snapshots").df(), settings)
+    return backtest_step(dbt.ref("backtest_cutoff_features").df(), settings)
