@@ -7,6 +7,11 @@ BIN := $(VENV)/bin
 DATASET ?=
 
 export DO_NOT_TRACK := 1
+# dbt's colours only on a terminal: a log written to a file or a CI log stays
+# plain text (make's stderr is what the user sees; DBT_USE_COLORS given wins)
+ifeq ($(shell [ -t 2 ] && echo tty),)
+export DBT_USE_COLORS ?= false
+endif
 export SEGMENTS_HOME := $(CURDIR)
 
 DBT := $(BIN)/dbt
