@@ -36,7 +36,19 @@ pit_cutoffs as (
 {% endmacro %}
 
 
-{% macro customer_feature_ctes(cutoffs) %}
+{#- The mean of decimal(38, 9) values from their `total` (sum) and `n` (count),
+    as DuckDB's avg() of those values computes it: the sum in units of 10^-9 over
+    n * 10^9, divided in DOUBLE (one rounding, the nearest double to the exact
+    mean); null when n is 0. Lets an average be rolled up from partial sums and
+    counts with the same bytes as avg() over the rows. -#}
+{% macro decimal_average(total, n) -%}
+  case when {{ n }} > 0
+    then cast(cast({{ total }} * 1000000000 as hugeint) as double) / (cast({{ n }} as double) * cast(1000000000 as double))
+  end
+{%- endmacro %}
+
+
+{% macro customer_feature_ctes(cutoffs, window_days=none) %}
 {%- set ev = feature_event_names() -%}
 {%- set inactivity = setting('churn_inactivity_days') | int -%}
 {{ cutoff_bounds_cte(cutoffs) }},
@@ -61,50 +73,216 @@ pit_customers as (
 
 ),
 
--- one pass over the transactions known at any cutoff; the scalar bound is
--- pushed into the scan, the join keeps each cutoff's own rows
-pit_transactions as (
+-- The instants every figure is cut at: each cutoff's end, the start of its
+-- recent window (churn_inactivity_days before) and, for cutoff_feature_ctes,
+-- the end of its outcome window. All are midnights, so a calendar day lies in
+-- exactly one segment between two consecutive boundaries. Each event and
+-- transaction is read once (events once more for the active days, once for
+-- the courses), aggregated per (segment, customer); a cutoff's
+-- figures are the segments before its end rolled up (counts and sums add,
+-- min/max combine, distinct days add over disjoint segments, averages are
+-- sum / count), which gives the same values as aggregating the rows known at
+-- each cutoff, at the cost of one scan however many cutoffs there are.
+pit_boundaries as (
+
+    select distinct boundary_at
+    from (
+        select cutoff_end as boundary_at from pit_cutoffs
+        union all
+        select cutoff_end - interval ({{ inactivity }}) day from pit_cutoffs
+        {%- if window_days is not none %}
+        union all
+        select cutoff_end + interval ({{ window_days }}) day from pit_cutoffs
+        {%- endif %}
+    ) as b
+    where boundary_at is not null
+
+),
+
+-- one row per segment: [segment_start, segment_end), the first from the beginning
+pit_segments as (
 
     select
-        pit_cutoffs.cutoff_date,
+        lag(boundary_at) over (order by boundary_at) as segment_start,
+        boundary_at                                  as segment_end
+    from pit_boundaries
+
+),
+
+-- the segment of each day from the first boundary to the last: a row's
+-- segment is found by a hash join on its day (a day before the first boundary
+-- is in the first segment; rows from the last boundary on are not read)
+pit_calendar as (
+
+    select cast(days.d as date) as day, segments.segment_end
+    from range(
+        (select min(boundary_at) from pit_boundaries),
+        (select max(boundary_at) from pit_boundaries),
+        interval 1 day) as days(d)
+    inner join pit_segments as segments
+        on days.d >= segments.segment_start and days.d < segments.segment_end
+
+),
+
+-- transactions per (segment, customer); the scalar bound is pushed into the scan
+pit_transaction_segments as (
+
+    select
+        coalesce(calendar.segment_end, (select min(boundary_at) from pit_boundaries)) as segment_end,
         t.customer_id,
         count(*) filter (where {{ is_purchase('t.amount') }})                      as orders,
         sum(t.amount)                                                              as total_spend,
         min(t.transacted_at) filter (where {{ is_purchase('t.amount') }})          as first_purchase_at,
         max(t.transacted_at) filter (where {{ is_purchase('t.amount') }})          as last_purchase_at,
-        min(t.transacted_at)                                                       as first_transaction_at,
-        -- purchases on the churn_inactivity_days days ending with the cutoff day
-        count(*) filter (where {{ is_purchase('t.amount') }}
-            and t.transacted_at >= pit_cutoffs.cutoff_end - interval ({{ inactivity }}) day) as recent_orders
+        min(t.transacted_at)                                                       as first_transaction_at
     from {{ ref('int_transactions') }} as t
-    inner join pit_cutoffs on {{ happened_by_as_of('t.transacted_at', 'pit_cutoffs.cutoff_end') }}
-    where {{ happened_by_as_of('t.transacted_at', '(select max(cutoff_end) from pit_cutoffs)') }}
-    group by pit_cutoffs.cutoff_date, t.customer_id
+    left join pit_calendar as calendar on calendar.day = cast(t.transacted_at as date)
+    where {{ happened_by_as_of('t.transacted_at', '(select max(boundary_at) from pit_boundaries)') }}
+    group by 1, t.customer_id
+
+),
+
+-- the transactions known at each cutoff: its segments rolled up
+pit_transactions as (
+
+    select
+        pit_cutoffs.cutoff_date,
+        s.customer_id,
+        cast(sum(s.orders) as bigint)                                              as orders,
+        sum(s.total_spend)                                                         as total_spend,
+        min(s.first_purchase_at)                                                   as first_purchase_at,
+        max(s.last_purchase_at)                                                    as last_purchase_at,
+        min(s.first_transaction_at)                                                as first_transaction_at,
+        -- purchases on the churn_inactivity_days days ending with the cutoff day
+        cast(coalesce(sum(s.orders) filter (
+            where segments.segment_start >= pit_cutoffs.cutoff_end - interval ({{ inactivity }}) day), 0) as bigint) as recent_orders
+    from pit_transaction_segments as s
+    inner join pit_segments as segments using (segment_end)
+    inner join pit_cutoffs on s.segment_end <= pit_cutoffs.cutoff_end
+    group by pit_cutoffs.cutoff_date, s.customer_id
+
+),
+
+-- events per (segment, customer); the scalar bound is pushed into the scan
+pit_event_segments as (
+
+    select
+        coalesce(calendar.segment_end, (select min(boundary_at) from pit_boundaries)) as segment_end,
+        e.customer_id,
+        count(*)                                                                   as events,
+        count(*) filter (where e.event_name = {{ sql_literal(ev.session) }})       as sessions,
+        sum({{ exact_value('e.value') }}) filter (where e.event_name = {{ sql_literal(ev.session) }})   as session_minutes,
+        count(e.value) filter (where e.event_name = {{ sql_literal(ev.session) }}) as session_values,
+        sum({{ exact_value('e.value') }}) filter (where e.event_name = {{ sql_literal(ev.video) }})     as watch_minutes,
+        sum({{ exact_value('e.value') }}) filter (where e.event_name = {{ sql_literal(ev.quiz) }})      as quiz_sum,
+        count(e.value) filter (where e.event_name = {{ sql_literal(ev.quiz) }})    as quiz_values,
+        sum({{ exact_value('e.value') }}) filter (where e.event_name = {{ sql_literal(ev.nps) }})       as nps_sum,
+        count(e.value) filter (where e.event_name = {{ sql_literal(ev.nps) }})     as nps_values,
+        count(*) filter (where e.event_name = {{ sql_literal(ev.support) }})       as support_contacts,
+        min(e.event_at)                                                            as first_event_at,
+        max(e.event_at)                                                            as last_event_at
+    from {{ ref('int_events') }} as e
+    left join pit_calendar as calendar on calendar.day = cast(e.event_at as date)
+    where {{ happened_by_as_of('e.event_at', '(select max(boundary_at) from pit_boundaries)') }}
+    group by 1, e.customer_id
+
+),
+
+-- active days: the distinct (customer, day) pairs, counted per segment (a day
+-- lies in exactly one segment, so the days of a cutoff's segments add up)
+pit_active_days as (
+
+    select
+        coalesce(calendar.segment_end, (select min(boundary_at) from pit_boundaries)) as segment_end,
+        days.customer_id,
+        count(*)                                                                   as active_days
+    from (
+        select distinct e.customer_id, cast(e.event_at as date) as day
+        from {{ ref('int_events') }} as e
+        where {{ happened_by_as_of('e.event_at', '(select max(boundary_at) from pit_boundaries)') }}
+    ) as days
+    left join pit_calendar as calendar on calendar.day = days.day
+    group by 1, days.customer_id
+
+),
+
+-- courses are distinct object_ids: a course counts at a cutoff from its first
+-- enrolment (completion) event on
+pit_course_firsts as (
+
+    select
+        e.customer_id,
+        e.event_name,
+        e.object_id,
+        min(e.event_at)                                                            as first_at
+    from {{ ref('int_events') }} as e
+    where e.event_name in ({{ sql_literal(ev.enrolment) }}, {{ sql_literal(ev.completion) }})
+      and e.object_id is not null
+      and e.event_at < (select max(cutoff_end) from pit_cutoffs)
+    group by e.customer_id, e.event_name, e.object_id
+
+),
+
+pit_courses as (
+
+    select
+        pit_cutoffs.cutoff_date,
+        c.customer_id,
+        count(*) filter (where c.event_name = {{ sql_literal(ev.enrolment) }})     as courses_enrolled,
+        count(*) filter (where c.event_name = {{ sql_literal(ev.completion) }})    as courses_completed
+    from pit_course_firsts as c
+    inner join pit_cutoffs on {{ happened_by_as_of('c.first_at', 'pit_cutoffs.cutoff_end') }}
+    group by pit_cutoffs.cutoff_date, c.customer_id
+
+),
+
+-- the events known at each cutoff: its segments rolled up
+pit_event_rollup as (
+
+    select
+        pit_cutoffs.cutoff_date,
+        s.customer_id,
+        cast(sum(s.events) as bigint)                                              as events,
+        cast(coalesce(sum(s.events) filter (
+            where segments.segment_start >= pit_cutoffs.cutoff_end - interval ({{ inactivity }}) day), 0) as bigint) as recent_events,
+        cast(sum(s.sessions) as bigint)                                            as sessions,
+        -- averages: the exact decimal sum / the count of values (decimal_average)
+        {{ decimal_average('sum(s.session_minutes)', 'sum(s.session_values)') }} as avg_session_minutes,
+        cast(coalesce(sum(s.watch_minutes), 0) as double)                          as watch_minutes,
+        {{ decimal_average('sum(s.quiz_sum)', 'sum(s.quiz_values)') }}          as quiz_avg,
+        {{ decimal_average('sum(s.nps_sum)', 'sum(s.nps_values)') }}            as nps_avg,
+        cast(sum(s.support_contacts) as bigint)                                    as support_contacts,
+        min(s.first_event_at)                                                      as first_event_at,
+        max(s.last_event_at)                                                       as last_event_at
+    from pit_event_segments as s
+    inner join pit_segments as segments using (segment_end)
+    inner join pit_cutoffs on s.segment_end <= pit_cutoffs.cutoff_end
+    group by pit_cutoffs.cutoff_date, s.customer_id
+
+),
+
+pit_active_day_rollup as (
+
+    select
+        pit_cutoffs.cutoff_date,
+        d.customer_id,
+        cast(sum(d.active_days) as bigint)                                         as active_days
+    from pit_active_days as d
+    inner join pit_cutoffs on d.segment_end <= pit_cutoffs.cutoff_end
+    group by pit_cutoffs.cutoff_date, d.customer_id
 
 ),
 
 pit_events as (
 
     select
-        pit_cutoffs.cutoff_date,
-        e.customer_id,
-        count(*)                                                                   as events,
-        count(distinct cast(e.event_at as date))                                   as active_days,
-        count(*) filter (where e.event_at >= pit_cutoffs.cutoff_end - interval ({{ inactivity }}) day) as recent_events,
-        count(*) filter (where e.event_name = {{ sql_literal(ev.session) }})       as sessions,
-        cast(avg({{ exact_value('e.value') }}) filter (where e.event_name = {{ sql_literal(ev.session) }}) as double) as avg_session_minutes,
-        cast(coalesce(sum({{ exact_value('e.value') }}) filter (where e.event_name = {{ sql_literal(ev.video) }}), 0) as double) as watch_minutes,
-        count(distinct e.object_id) filter (where e.event_name = {{ sql_literal(ev.enrolment) }})  as courses_enrolled,
-        count(distinct e.object_id) filter (where e.event_name = {{ sql_literal(ev.completion) }}) as courses_completed,
-        cast(avg({{ exact_value('e.value') }}) filter (where e.event_name = {{ sql_literal(ev.quiz) }}) as double) as quiz_avg,
-        cast(avg({{ exact_value('e.value') }}) filter (where e.event_name = {{ sql_literal(ev.nps) }}) as double) as nps_avg,
-        count(*) filter (where e.event_name = {{ sql_literal(ev.support) }})       as support_contacts,
-        min(e.event_at)                                                            as first_event_at,
-        max(e.event_at)                                                            as last_event_at
-    from {{ ref('int_events') }} as e
-    inner join pit_cutoffs on {{ happened_by_as_of('e.event_at', 'pit_cutoffs.cutoff_end') }}
-    where {{ happened_by_as_of('e.event_at', '(select max(cutoff_end) from pit_cutoffs)') }}
-    group by pit_cutoffs.cutoff_date, e.customer_id
+        r.*,
+        d.active_days,
+        coalesce(c.courses_enrolled, 0)                                            as courses_enrolled,
+        coalesce(c.courses_completed, 0)                                           as courses_completed
+    from pit_event_rollup as r
+    inner join pit_active_day_rollup as d using (cutoff_date, customer_id)
+    left join pit_courses as c using (cutoff_date, customer_id)
 
 ),
 
@@ -276,20 +454,23 @@ pit_subscription_status as (
     [cutoff_end, cutoff_end + window_days days): the window_days days after the
     cutoff day. -#}
 {% macro cutoff_feature_ctes(cutoffs, window_days) %}
-{{ customer_feature_ctes(cutoffs) }},
+{{ customer_feature_ctes(cutoffs, window_days) }},
 
 window_transactions as (
 
+    -- the transactions in the window: the segments between the cutoff's end and
+    -- the window's end (boundaries of customer_feature_ctes) rolled up
     select
         pit_cutoffs.cutoff_date,
-        t.customer_id,
-        coalesce(sum(t.amount), 0)                                                 as next_value,
-        count(*) filter (where {{ is_purchase('t.amount') }})                      as next_orders
-    from {{ ref('int_transactions') }} as t
+        s.customer_id,
+        coalesce(sum(s.total_spend), 0)                                            as next_value,
+        cast(sum(s.orders) as bigint)                                              as next_orders
+    from pit_transaction_segments as s
+    inner join pit_segments as segments using (segment_end)
     inner join pit_cutoffs
-        on not {{ happened_by_as_of('t.transacted_at', 'pit_cutoffs.cutoff_end') }}
-        and {{ happened_by_as_of('t.transacted_at', 'pit_cutoffs.cutoff_end + interval (' ~ window_days ~ ') day') }}
-    group by pit_cutoffs.cutoff_date, t.customer_id
+        on segments.segment_start >= pit_cutoffs.cutoff_end
+        and s.segment_end <= pit_cutoffs.cutoff_end + interval ({{ window_days }}) day
+    group by pit_cutoffs.cutoff_date, s.customer_id
 
 ),
 
