@@ -6,8 +6,18 @@
 {%- for input in inputs -%}
   {%- set raw = input_relation(input) -%}
   {%- set columns = [] -%}
+  {%- set typed = [] -%}
   {%- if execute -%}
-    {%- set columns = run_query('select * from ' ~ raw ~ ' limit 0').column_names | reject('equalto', 'no_input') | list -%}
+    {%- set described = run_query('describe select * from ' ~ raw) -%}
+    {%- for row in described.rows if row[0] != 'no_input' -%}
+      {%- do columns.append(row[0]) -%}
+      {#- a number, date, time or boolean has no blank text: null is its only
+          missing value, so the check skips the cast to text (same counts) -#}
+      {%- if row[1] | upper in ['BOOLEAN', 'TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT', 'FLOAT', 'DOUBLE', 'DATE', 'TIME', 'TIMESTAMP', 'TIMESTAMP_S', 'TIMESTAMP_MS', 'TIMESTAMP_NS', 'TIMESTAMP WITH TIME ZONE']
+            or (row[1] | upper).startswith('DECIMAL') -%}
+        {%- do typed.append(row[0]) -%}
+      {%- endif -%}
+    {%- endfor -%}
   {%- endif -%}
   {%- if columns | length > 0 -%}
     {%- set key_column = [] -%}
@@ -36,7 +46,11 @@
         select
             count(*) as rows
             {%- for column in columns %},
+            {%- if column in typed %}
+            count(*) filter (where {{ adapter.quote(column) }} is null) as null_{{ loop.index }},
+            {%- else %}
             count(*) filter (where nullif(trim(cast({{ adapter.quote(column) }} as varchar)), '') is null) as null_{{ loop.index }},
+            {%- endif %}
             count(distinct {{ adapter.quote(column) }}) as distinct_{{ loop.index }}
             {%- endfor %}
         from {{ raw }}
