@@ -10,7 +10,9 @@ there is no future period, so every customer gets an **out-of-fold**
 probability. The rows are split into ``cv_folds`` stratified folds
 (``StratifiedKFold(shuffle=True, random_state)``); the model for fold *k* is
 trained on rows outside fold *k* only and scores fold *k*. No customer's
-probability comes from a model that saw its row.
+probability comes from a model that saw its row. On a large training set the
+folds are reduced to as few as still fit every fold model on a full
+``max_train_rows`` sample (:func:`effective_folds`): the same models, fewer fits.
 
 *Temporal* (features as of a cutoff, label = churned in the following period):
 a ``split`` column holds ``'train'`` / ``'score'``. A final model is fitted on
@@ -376,6 +378,27 @@ def _stratified_sample(y: np.ndarray, size: int, seed: Sequence[int]) -> np.ndar
         pos = np.flatnonzero(y == c)
         picked.append(pos[rng.choice(pos.size, size=int(k), replace=False)])
     return np.sort(np.concatenate(picked))
+
+
+def effective_folds(n_train: int, cv_folds: int, max_train_rows: int) -> int:
+    """Folds actually run: ``cv_folds``, or fewer when the training set is so
+    large that fewer folds still fit every fold model on a full
+    ``max_train_rows`` sample.
+
+    A fold model is fitted on a seeded sample of at most ``max_train_rows`` of
+    the ``n_train * (K - 1) / K`` rows outside its fold. Once even K folds leave
+    at least ``max_train_rows`` rows outside each fold, more folds only add
+    fits of the same size (statistically the same models) while every training
+    row still gets exactly one out-of-fold probability. So the folds are
+    reduced to the smallest K >= 2 with ``n_train - ceil(n_train / K) >=
+    max_train_rows`` (never above ``cv_folds``): with max_train_rows = 100,000,
+    5 folds up to 125,000 training rows, 3 folds at 168,000, 2 folds from
+    200,000. Below that size nothing changes.
+    """
+    for k in range(2, cv_folds):
+        if n_train - math.ceil(n_train / k) >= max_train_rows:
+            return k
+    return cv_folds
 
 
 @dataclass

@@ -27,7 +27,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from segkit._classifier import (DRIVER_COLUMNS, ID_COLUMN, _binary_metrics, _check_training_labels, _common_checks,
-                                _ids_out, _importance_frame, _numeric_values, _permutation, _prepare, _run_models,
+                                _ids_out, effective_folds, _importance_frame, _numeric_values, _permutation, _prepare, _run_models,
                                 precision_at_top, records)
 from segkit._common import json_clean, single_threaded
 
@@ -195,7 +195,10 @@ def fit_churn_model(
         the setting churn_model.
     cv_folds : stratified folds for the out-of-fold probabilities (>= 2; every
         class needs at least this many training rows); churn_cv_folds, or
-        fewer as plan_churn decides.
+        fewer as plan_churn decides; on a large training set fewer still when
+        every fold model is fitted on a full ``max_train_rows`` sample anyway
+        (:func:`segkit._classifier.effective_folds`; ``metrics["cv_folds"]``
+        is the number run, ``cv_folds_requested`` the one passed).
     random_state : seed for folds, sub-samples, permutations and estimators
         (churn_random_state).
     max_train_rows : each model is fitted on at most this many rows (a seeded
@@ -217,8 +220,9 @@ def fit_churn_model(
     y = y_all[: frame.n_train]
     _check_training_labels(y, label, opt["cv_folds"], ("not churned", "churned"))
     y = y.astype(np.int64)
+    folds = effective_folds(frame.n_train, opt["cv_folds"], opt["max_train_rows"])
 
-    run = _run_models(frame, y, 2, model=opt["model"], cv_folds=opt["cv_folds"], random_state=opt["random_state"],
+    run = _run_models(frame, y, 2, model=opt["model"], cv_folds=folds, random_state=opt["random_state"],
                       max_train_rows=opt["max_train_rows"])
     p_oof = run.oof[:, 1]
     p_score = run.score[:, 1]
@@ -232,7 +236,7 @@ def fit_churn_model(
     # ---- metrics
     metrics: dict[str, Any] = _binary_metrics(y.astype(np.float64), p_oof)
     metrics["roc_auc_folds"] = [
-        float(roc_auc_score(y[run.fold_of == k], p_oof[run.fold_of == k])) for k in range(opt["cv_folds"])
+        float(roc_auc_score(y[run.fold_of == k], p_oof[run.fold_of == k])) for k in range(folds)
     ]
     n_score = len(frame.X) - frame.n_train
     y_score = y_all[frame.n_train :]
@@ -246,7 +250,8 @@ def fit_churn_model(
         n_fit=run.n_fit,
         n_importance=int(rows.size),
         model=opt["model"],
-        cv_folds=opt["cv_folds"],
+        cv_folds=folds,
+        cv_folds_requested=opt["cv_folds"],
         mode=frame.mode,
         score_split=score_split,
     )
@@ -271,7 +276,7 @@ def fit_churn_model(
         features=tuple(frame.X.columns),
         categorical=tuple(frame.categorical),
         label=label,
-        cv_folds=opt["cv_folds"],
+        cv_folds=folds,
         random_state=opt["random_state"],
         max_train_rows=opt["max_train_rows"],
         n_fit=run.n_fit,

@@ -16,7 +16,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from segkit._classifier import (ID_COLUMN, _binary_metrics, _check_training_labels, _common_checks, _ids_out,
-                                _importance_frame, _permutation, _prepare, _run_models, records)
+                                _importance_frame, _permutation, _prepare, _run_models, effective_folds, records)
 from segkit._common import check_column_name, check_names, json_clean, single_threaded
 
 __all__ = ["TIER_CHANGE_CLASSES", "TIER_PROBABILITY_COLUMNS", "TierChangeResult", "fit_tier_change_model"]
@@ -207,7 +207,8 @@ def fit_tier_change_model(
             f"{plans[-1]!r}, {n_bad_down} downgrade(s) from the bottom plan {plans[0]!r}"
         )
 
-    run = _run_models(frame, dense, present.size, model=opt["model"], cv_folds=opt["cv_folds"],
+    folds = effective_folds(frame.n_train, opt["cv_folds"], opt["max_train_rows"])
+    run = _run_models(frame, dense, present.size, model=opt["model"], cv_folds=folds,
                       random_state=opt["random_state"], max_train_rows=opt["max_train_rows"])
 
     # ---- full 4-class probability matrix (absent classes 0), plan constraints
@@ -277,7 +278,8 @@ def fit_tier_change_model(
         "n_fit": run.n_fit,
         "n_importance": int(run.driver_rows.size),
         "model": opt["model"],
-        "cv_folds": opt["cv_folds"],
+        "cv_folds": folds,
+        "cv_folds_requested": opt["cv_folds"],
         "mode": frame.mode,
     }
 
@@ -302,7 +304,7 @@ def fit_tier_change_model(
         label=label,
         plan_order=plans,
         classes=classes,
-        cv_folds=opt["cv_folds"],
+        cv_folds=folds,
         random_state=opt["random_state"],
         max_train_rows=opt["max_train_rows"],
         n_fit=run.n_fit,

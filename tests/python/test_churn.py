@@ -226,11 +226,39 @@ def test_out_of_fold_scores_do_not_leak():
 
 def test_max_train_rows_samples_but_scores_everyone(churn_df):
     res = churn(churn_df, max_train_rows=500)
-    # importance on fold 0's 400 held-out rows (fewer than the 20,000 it may use)
-    assert res.sampled and res.n_fit == 500 and res.metrics["n_importance"] == 400
+    # 2,000 rows, at most 500 per fit: 2 folds already leave 1,000 rows outside
+    # each fold, so 2 folds are run (not the 5 asked) and each fold model still
+    # fits a 500-row sample; importance on fold 0's 1,000 held-out rows
+    assert (res.cv_folds, res.metrics["cv_folds"], res.metrics["cv_folds_requested"]) == (2, 2, 5)
+    assert len(res.metrics["roc_auc_folds"]) == 2
+    assert res.sampled and res.n_fit == 500 and res.metrics["n_importance"] == 1000
     assert len(res.scores) == len(churn_df) and res.scores["churn_probability"].notna().all()
     assert res.metrics["roc_auc"] > 0.72
     assert _driver_rank(res.drivers)["tenure_months"] == 1
+
+
+@pytest.mark.parametrize("n_train, expected", [
+    (2_000, 5),      # small: the folds asked
+    (125_000, 5),    # 4 folds would leave 93,750 rows outside a fold
+    (133_334, 4),    # 4 folds leave 100,000 (133,334 - 33,334)
+    (168_232, 3),    # the 300k-customer bench: 2 folds leave 84,116, 3 leave 112,154
+    (200_000, 2),    # 2 folds leave 100,000
+    (560_000, 2),
+])
+def test_effective_folds_reduce_only_when_every_fold_model_keeps_a_full_sample(n_train, expected):
+    """Fewer folds only above the size where each fold model is still fitted on
+    max_train_rows = 100,000 rows (counts worked out by hand in the comments)."""
+    from segkit._classifier import effective_folds
+
+    assert effective_folds(n_train, 5, 100_000) == expected
+    assert effective_folds(n_train, 2, 100_000) == 2  # never more than asked
+
+
+def test_tier_folds_reduced_on_a_large_training_set(tier_df):
+    res = tier(tier_df, max_train_rows=1_000)  # 2,500 rows: 2 folds leave 1,250 outside each
+    assert (res.cv_folds, res.metrics["cv_folds"], res.metrics["cv_folds_requested"]) == (2, 2, 5)
+    assert res.sampled and res.n_fit == 1_000
+    assert res.metrics["roc_auc_ovr"]["upgrade"] > 0.75
 
 
 # --------------------------------------------------------------------------- #
