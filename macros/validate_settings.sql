@@ -113,6 +113,7 @@
   'churn_model': {'type': 'choice', 'options': ['gradient_boosting', 'logistic'], 'fix': "use gradient_boosting or logistic"},
   'churn_cv_folds': {'type': 'int', 'min': 2, 'fix': "a whole number of folds of at least 2, e.g. 5"},
   'churn_max_train_rows': {'type': 'int', 'min': 10, 'fix': "a whole number of rows of at least 10, e.g. 100000"},
+  'churn_importance_rows': {'type': 'int', 'min': 10, 'fix': "a whole number of rows of at least 10, e.g. 5000"},
   'churn_random_state': {'type': 'int', 'min': 0, 'max': 4294967295, 'fix': "a whole number from 0 to 2**32 - 1, e.g. 42"},
   'tier_plan_order': {'type': 'names', 'fix': "list plan levels from the lowest up, e.g. [Basic, Standard, Premium]"},
   'backtest_window_days': {'type': 'int', 'min': 1, 'fix': "a whole number of days of at least 1, e.g. 91"},

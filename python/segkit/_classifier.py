@@ -61,14 +61,15 @@ Design rules
 * Bounded memory: each model is fitted on at most ``max_train_rows`` rows (a
   seeded stratified sample of the rows it may see); all rows are scored in
   batches of BATCH_SIZE; permutation importance runs on at most
-  IMPORTANCE_ROWS held-out rows. Measured: 1,000,000 customers x 15
+  ``importance_rows`` held-out rows (churn_importance_rows). Measured: 1,000,000 customers x 15
   features, snapshot mode, gradient boosting (5 fits on 200,000 rows,
   importance on 20,000): about 45 s of CPU on one core, 760 MB peak RSS.
 
 Drivers
 -------
 ``sklearn.inspection.permutation_importance`` of the *fold-0* model on a
-seeded stratified sample (at most IMPORTANCE_ROWS) of fold 0's held-out
+seeded stratified sample (at most ``importance_rows``, the setting
+churn_importance_rows; ``metrics["n_importance"]`` is the size used) of fold 0's held-out
 rows, IMPORTANCE_REPEATS repeats, scored by ROC AUC (one-vs-rest AUC per
 target class for the tier-change model). Features are permuted as raw
 columns, so a categorical column is one driver however many one-hot columns
@@ -122,8 +123,8 @@ MISSING_CATEGORY = "__missing__"
 TOP_FRACTION = 0.10
 DRIVER_COLUMNS: tuple[str, ...] = ("feature", "importance_mean", "importance_std", "rank")
 
-# Fixed sizes (not settings; max_train_rows is the setting churn_max_train_rows).
-IMPORTANCE_ROWS = 20_000  # held-out rows permutation importance runs on
+# Fixed sizes (not settings; max_train_rows and importance_rows are the settings
+# churn_max_train_rows and churn_importance_rows).
 IMPORTANCE_REPEATS = 5
 BATCH_SIZE = 100_000  # rows per predict_proba call
 MIN_FREQUENCY = 20  # OneHotEncoder min_frequency (count)
@@ -421,6 +422,7 @@ def _run_models(
     cv_folds: int,
     random_state: int,
     max_train_rows: int,
+    importance_rows: int,
 ) -> _Run:
     """Out-of-fold probabilities on the training rows (+ a final model on score rows)."""
     X = frame.X
@@ -453,7 +455,7 @@ def _run_models(
         oof[held_pos] = _predict_proba(pipe, X, train_rows[held_pos], n_classes)
         if k == 0:
             driver_model = pipe
-            sub = _stratified_sample(y[held_pos], IMPORTANCE_ROWS, (random_state, _SALT_IMPORTANCE))
+            sub = _stratified_sample(y[held_pos], importance_rows, (random_state, _SALT_IMPORTANCE))
             driver_rows = held_pos if sub is None else held_pos[sub]
         del pipe
 
@@ -502,7 +504,7 @@ def _binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
 
 
 def _common_checks(features: Any, categorical: Any, label: Any, model: Any, cv_folds: Any, random_state: Any,
-                   max_train_rows: Any) -> dict[str, Any]:
+                   max_train_rows: Any, importance_rows: Any) -> dict[str, Any]:
     features = check_names("features", features, allow_empty=True)
     categorical = check_names("categorical", categorical, allow_empty=True)
     label = check_column_name("label", label)
@@ -523,6 +525,7 @@ def _common_checks(features: Any, categorical: Any, label: Any, model: Any, cv_f
         cv_folds=check_int("cv_folds", cv_folds, 2),
         random_state=check_random_state(random_state),
         max_train_rows=check_int("max_train_rows", max_train_rows, 10),
+        importance_rows=check_int("importance_rows", importance_rows, 10),
     )
 
 

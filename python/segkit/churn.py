@@ -3,7 +3,8 @@
 ::
 
     result = fit_churn_model(frame, features, "is_churned_next", categorical=[...], model="gradient_boosting",
-                             cv_folds=5, random_state=42, max_train_rows=100_000, risk_band_edges=(0.3, 0.6))
+                             cv_folds=5, random_state=42, max_train_rows=100_000, importance_rows=5_000,
+                             risk_band_edges=(0.3, 0.6))
     result.scores    # customer_id, split, churn_probability, risk_band, is_scored_out_of_fold
     result.drivers   # feature, importance_mean, importance_std, rank
     result.metrics   # roc_auc, precision_top_decile, base_rate, lift_top_decile, ...
@@ -175,6 +176,7 @@ def fit_churn_model(
     cv_folds: int,
     random_state: int,
     max_train_rows: int,
+    importance_rows: int,
     risk_band_edges: Sequence[float],
 ) -> ChurnResult:
     """Fit a churn classifier and give every customer a churn probability.
@@ -204,6 +206,9 @@ def fit_churn_model(
     max_train_rows : each model is fitted on at most this many rows (a seeded
         stratified sample of the rows it may use); all rows are still scored
         (churn_max_train_rows).
+    importance_rows : the drivers' permutation importance runs on a seeded
+        stratified sample of at most this many of fold 0's held-out rows
+        (churn_importance_rows; the size used is ``metrics["n_importance"]``).
     risk_band_edges : passed to :func:`risk_bands` (churn_risk_band_edges).
 
     Returns
@@ -212,7 +217,7 @@ def fit_churn_model(
     label, missing training labels, duplicate ids (within a split), unknown
     columns, non-numeric features not declared categorical, infinite values.
     """
-    opt = _common_checks(features, categorical, label, model, cv_folds, random_state, max_train_rows)
+    opt = _common_checks(features, categorical, label, model, cv_folds, random_state, max_train_rows, importance_rows)
     edges = _check_edges(risk_band_edges)
     frame = _prepare(df, opt["model_columns"], opt["categorical"], opt["label"], _parse_binary_label)
     label = opt["label"]
@@ -223,7 +228,7 @@ def fit_churn_model(
     folds = effective_folds(frame.n_train, opt["cv_folds"], opt["max_train_rows"])
 
     run = _run_models(frame, y, 2, model=opt["model"], cv_folds=folds, random_state=opt["random_state"],
-                      max_train_rows=opt["max_train_rows"])
+                      max_train_rows=opt["max_train_rows"], importance_rows=opt["importance_rows"])
     p_oof = run.oof[:, 1]
     p_score = run.score[:, 1]
 
@@ -249,6 +254,7 @@ def fit_churn_model(
         n_score_split=n_score,
         n_fit=run.n_fit,
         n_importance=int(rows.size),
+        importance_rows=opt["importance_rows"],
         model=opt["model"],
         cv_folds=folds,
         cv_folds_requested=opt["cv_folds"],

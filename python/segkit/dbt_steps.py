@@ -363,6 +363,7 @@ def churn_step(frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame
                              cv_folds=int(decision.params["cv_folds"]),
                              random_state=int(_require(settings, "churn_random_state")),
                              max_train_rows=int(_require(settings, "churn_max_train_rows")),
+                             importance_rows=int(_require(settings, "churn_importance_rows")),
                              risk_band_edges=tuple(_require(settings, "churn_risk_band_edges")))
     scores = result.scores
     if not snapshot:
@@ -396,7 +397,8 @@ def tier_change_step(frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.Dat
                                    plan_order=_require(settings, "tier_plan_order"),
                                    random_state=int(_require(settings, "churn_random_state")),
                                    cv_folds=int(decision.params["cv_folds"]),
-                                   max_train_rows=int(_require(settings, "churn_max_train_rows")))
+                                   max_train_rows=int(_require(settings, "churn_max_train_rows")),
+                                   importance_rows=int(_require(settings, "churn_importance_rows")))
     scores = result.scores[result.scores["split"] == "score"]
     out = scores[["customer_id", "from_plan", "p_upgrade", "p_downgrade", "p_churn", "p_stay"]]
     out = out.assign(run_info=json.dumps(result.to_dict(), sort_keys=True))

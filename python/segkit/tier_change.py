@@ -146,6 +146,7 @@ def fit_tier_change_model(
     cv_folds: int,
     random_state: int,
     max_train_rows: int,
+    importance_rows: int,
 ) -> TierChangeResult:
     """Multinomial model of the next plan move: upgrade / downgrade / none / churn.
 
@@ -162,8 +163,8 @@ def fit_tier_change_model(
 
     The settings (snapshot, or temporal with a ``split`` column), the sizes and
     the preprocessing are as for the churn model (segkit._classifier); the
-    model is gradient boosting; cv_folds, random_state and max_train_rows are
-    the churn_* settings. Drivers: permutation importance of the one-vs-rest
+    model is gradient boosting; cv_folds, random_state, max_train_rows and
+    importance_rows are the churn_* settings. Drivers: permutation importance of the one-vs-rest
     AUC of each class in DRIVER_TARGETS (classes absent from the training
     labels are skipped; ``metrics["driver_targets"]`` lists the ones computed).
     See :class:`TierChangeResult` for the outputs.
@@ -171,7 +172,7 @@ def fit_tier_change_model(
     from_plan = check_column_name("from_plan", from_plan)
     categorical = check_names("categorical", categorical, allow_empty=True)
     opt = _common_checks(features, categorical if from_plan in categorical else [*categorical, from_plan], label,
-                         MODEL, cv_folds, random_state, max_train_rows)
+                         MODEL, cv_folds, random_state, max_train_rows, importance_rows)
     targets = list(DRIVER_TARGETS)
     plans = tuple(check_names("plan_order", plan_order, allow_empty=False))
     if len(plans) < 2:
@@ -209,7 +210,8 @@ def fit_tier_change_model(
 
     folds = effective_folds(frame.n_train, opt["cv_folds"], opt["max_train_rows"])
     run = _run_models(frame, dense, present.size, model=opt["model"], cv_folds=folds,
-                      random_state=opt["random_state"], max_train_rows=opt["max_train_rows"])
+                      random_state=opt["random_state"], max_train_rows=opt["max_train_rows"],
+                      importance_rows=opt["importance_rows"])
 
     # ---- full 4-class probability matrix (absent classes 0), plan constraints
     n = len(frame.X)
@@ -277,6 +279,7 @@ def fit_tier_change_model(
         "n_score_split": n_score,
         "n_fit": run.n_fit,
         "n_importance": int(run.driver_rows.size),
+        "importance_rows": opt["importance_rows"],
         "model": opt["model"],
         "cv_folds": folds,
         "cv_folds_requested": opt["cv_folds"],

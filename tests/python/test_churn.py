@@ -23,10 +23,10 @@ PLANS = ["Basic", "Standard", "Premium"]
 P_COLS = list(TIER_PROBABILITY_COLUMNS.values())
 EDGES = (0.3, 0.6)
 #: the settings dbt_steps passes (churn_model, churn_cv_folds, churn_random_state,
-#: churn_max_train_rows, churn_risk_band_edges)
+#: churn_max_train_rows, churn_importance_rows, churn_risk_band_edges)
 CHURN_SETTINGS = dict(model="gradient_boosting", cv_folds=5, random_state=42, max_train_rows=100_000,
-                      risk_band_edges=EDGES)
-TIER_SETTINGS = dict(plan_order=PLANS, cv_folds=5, random_state=42, max_train_rows=100_000)
+                      importance_rows=5_000, risk_band_edges=EDGES)
+TIER_SETTINGS = dict(plan_order=PLANS, cv_folds=5, random_state=42, max_train_rows=100_000, importance_rows=5_000)
 
 
 def churn(df, features=CHURN_FEATURES, label="churned", **kwargs):
@@ -252,6 +252,23 @@ def test_effective_folds_reduce_only_when_every_fold_model_keeps_a_full_sample(n
 
     assert effective_folds(n_train, 5, 100_000) == expected
     assert effective_folds(n_train, 2, 100_000) == 2  # never more than asked
+
+
+def test_importance_runs_on_a_seeded_stratified_sample_of_the_set_size(churn_df, gb_result, tier_df, tier_result):
+    """churn_importance_rows caps the held-out rows the drivers are computed on;
+    the size is recorded, the sample is stratified and seeded."""
+    assert gb_result.metrics["n_importance"] == 400  # fold 0's 400 held-out rows, below the cap
+    res = churn(churn_df, importance_rows=150)
+    assert (res.metrics["n_importance"], res.metrics["importance_rows"]) == (150, 150)
+    # the scores do not depend on the importance sample
+    assert res.scores.equals(gb_result.scores)
+    assert not res.drivers.equals(gb_result.drivers)
+    assert _driver_rank(res.drivers)["tenure_months"] <= 2
+    again = churn(churn_df, importance_rows=150)
+    assert again.drivers.equals(res.drivers)  # seeded
+    tr = tier(tier_df, importance_rows=200)
+    assert (tr.metrics["n_importance"], tier_result.metrics["n_importance"]) == (200, 500)
+    assert tr.scores.equals(tier_result.scores)
 
 
 def test_tier_folds_reduced_on_a_large_training_set(tier_df):
@@ -510,10 +527,10 @@ def test_model_functions_take_what_the_warehouse_passes_and_default_no_setting()
     default copy in Python (the one default is in dbt_project.yml)."""
     churn_params = inspect.signature(fit_churn_model).parameters
     assert list(churn_params) == ["df", "features", "label", "categorical", "model", "cv_folds", "random_state",
-                                  "max_train_rows", "risk_band_edges"]
+                                  "max_train_rows", "importance_rows", "risk_band_edges"]
     tier_params = inspect.signature(fit_tier_change_model).parameters
     assert list(tier_params) == ["df", "features", "from_plan", "label", "categorical", "plan_order", "cv_folds",
-                                 "random_state", "max_train_rows"]
+                                 "random_state", "max_train_rows", "importance_rows"]
     for params in (churn_params, tier_params):
         assert [p.name for p in params.values() if p.default is not inspect.Parameter.empty] == []
     assert [p.name for p in inspect.signature(risk_bands).parameters.values()
