@@ -78,7 +78,7 @@ def test_decisions_frame_is_typed_also_when_empty():
 SETTINGS = {
     "churn_cv_folds": 5, "churn_random_state": 0, "churn_max_train_rows": 200_000, "churn_model": "gradient_boosting",
     "churn_features": None, "tier_change_features": None, "tier_plan_order": ["Basic", "Premium"],
-    "churn_risk_band_edges": [0.3, 0.6],
+    "churn_risk_band_edges": [0.3, 0.6], "churn_importance_rows": 5000,
     "cluster_methods": ["kmeans", "dbscan"], "cluster_features": ["orders", "total_spend"], "cluster_k": None,
     "cluster_k_min": 2, "cluster_k_max": 8, "cluster_dbscan_min_samples": 5,
 }
