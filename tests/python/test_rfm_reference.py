@@ -105,7 +105,10 @@ def reference_rfm(customers: pd.DataFrame, tx: pd.DataFrame, as_of: pd.Timestamp
                                      (out["repeat_cents"] / 100) / out["frequency"].clip(lower=1), 0.0)
     orders = tx[tx["is_purchase"]].groupby("customer_id")["transaction_id"].nunique()
     total = tx.groupby("customer_id")["cents"].sum()
-    result = pd.DataFrame(index=pd.Index(customers["customer_id"], name="customer_id"))
+    # the customers known at the as-of date: signed up by the end of its day, or no sign-up date
+    signed_up = pd.to_datetime(customers["signed_up_at"]) if "signed_up_at" in customers else None
+    known = customers if signed_up is None else customers[signed_up.isna() | (signed_up.dt.normalize() <= as_of)]
+    result = pd.DataFrame(index=pd.Index(known["customer_id"], name="customer_id"))
     result = result.join(out[["frequency", "recency", "T", "monetary_value"]])
     result["orders"] = orders.reindex(result.index).fillna(0).astype("int64")
     result["total_cents"] = total.reindex(result.index).fillna(0).astype("int64")
