@@ -58,3 +58,17 @@ def run_dbt(workdir: Path, command: str = "build", vars: dict | None = None,
     published_now = db_path.exists() and db_path.stat().st_mtime >= started - 1
     return DbtResult(proc.returncode, proc.stdout + proc.stderr, db_path if published_now else build_path,
                      published_path=db_path, build_path=build_path)
+
+
+# a partial build runs only the tests whose parents are all selected
+PARTIAL = ["--indirect-selection", "cautious"]
+
+
+def partial_build(workdir: Path, select: str, vars: dict | None = None, dataset: str = "demo",
+                  extra: list[str] | None = None) -> DbtResult:
+    """`dbt build --select <select> --indirect-selection cautious` of `dataset`
+    (plus vars) in workdir; fails the calling test with dbt's output unless it passed."""
+    result = run_dbt(workdir, vars={"dataset": dataset, **(vars or {})},
+                     extra=["--select", *select.split(), *PARTIAL, *(extra or [])])
+    assert result.returncode == 0, result.output[-4000:]
+    return result

@@ -15,27 +15,21 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from dbt_harness import run_dbt
+from dbt_harness import partial_build
 
 PAST_AS_OF = "2024-06-30"
-PARTIAL = ["--indirect-selection", "cautious"]
 MODELS = "+cohort_retention +subscription_summary +int_customer_value_features +int_customer_subscription_status"
 
-
-def _partial_build(workdir, select: str, vars: dict):
-    result = run_dbt(workdir, vars={"dataset": "demo", **vars}, extra=["--select", *select.split(), *PARTIAL])
-    assert result.returncode == 0, result.output[-4000:]
-    return result
 
 
 @pytest.fixture(scope="module")
 def today(tmp_path_factory):
-    return _partial_build(tmp_path_factory.mktemp("billing_today"), MODELS, {})
+    return partial_build(tmp_path_factory.mktemp("billing_today"), MODELS, {})
 
 
 @pytest.fixture(scope="module")
 def past(tmp_path_factory):
-    return _partial_build(tmp_path_factory.mktemp("billing_past"), MODELS, {"as_of_date": PAST_AS_OF})
+    return partial_build(tmp_path_factory.mktemp("billing_past"), MODELS, {"as_of_date": PAST_AS_OF})
 
 
 def _periods(result) -> pd.DataFrame:
@@ -170,7 +164,7 @@ def test_tier_segment_profile_is_deterministic(tmp_path_factory):
     import duckdb
 
     workdirs = [tmp_path_factory.mktemp(f"tier_profile_{i}") for i in range(2)]
-    runs = [_partial_build(workdir, "+tier_segment_profile", {}) for workdir in workdirs]
+    runs = [partial_build(workdir, "+tier_segment_profile", {}) for workdir in workdirs]
     query = "select * from tier_segment_profile order by plan_level, rfm_segment"
     first, second = ([tuple(repr(v) for v in row) for row in run.query(query)] for run in runs)
     assert len(first) > 0

@@ -9,29 +9,23 @@ from __future__ import annotations
 
 import pytest
 
-from dbt_harness import run_dbt
+from dbt_harness import partial_build
 
 PAST_AS_OF = "2024-06-30"
 # no --indirect-selection eager: a relationships test of an unselected child
 # (campaign_targets -> customer_clv) would run against a table not built
-PARTIAL = ["--indirect-selection", "cautious"]
 
-
-def _partial_build(workdir, select: str, vars: dict):
-    result = run_dbt(workdir, vars={"dataset": "demo", **vars}, extra=["--select", *select.split(), *PARTIAL])
-    assert result.returncode == 0, result.output[-4000:]
-    return result
 
 
 @pytest.fixture(scope="module")
 def today(tmp_path_factory):
-    return _partial_build(tmp_path_factory.mktemp("definitions_today"),
+    return partial_build(tmp_path_factory.mktemp("definitions_today"),
                           "+subscription_summary +customer_clv +churn_model_input", {})
 
 
 @pytest.fixture(scope="module")
 def past(tmp_path_factory):
-    return _partial_build(tmp_path_factory.mktemp("definitions_past"),
+    return partial_build(tmp_path_factory.mktemp("definitions_past"),
                           "+customer_clv +customer_features +churn_by_segment", {"as_of_date": PAST_AS_OF})
 
 

@@ -19,28 +19,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dbt_harness import run_dbt
+from dbt_harness import partial_build
 
-PARTIAL = ["--indirect-selection", "cautious"]
 MARTS = "+funnel_steps +funnel_by_dimension +funnel_step_times +funnel_by_cohort +funnel_course_completion"
 PAST_AS_OF = "2024-06-30"
 WINDOW_DAYS = 30
 
 
-def _partial_build(workdir, select: str, vars: dict):
-    result = run_dbt(workdir, vars={"dataset": "demo", **vars}, extra=["--select", *select.split(), *PARTIAL])
-    assert result.returncode == 0, result.output[-4000:]
-    return result
-
 
 @pytest.fixture(scope="module")
 def default(tmp_path_factory):
-    return _partial_build(tmp_path_factory.mktemp("funnel_default"), MARTS, {})
+    return partial_build(tmp_path_factory.mktemp("funnel_default"), MARTS, {})
 
 
 @pytest.fixture(scope="module")
 def windowed(tmp_path_factory):
-    return _partial_build(tmp_path_factory.mktemp("funnel_window"), MARTS,
+    return partial_build(tmp_path_factory.mktemp("funnel_window"), MARTS,
                           {"as_of_date": PAST_AS_OF, "funnel_window_days": WINDOW_DAYS})
 
 
@@ -123,7 +117,7 @@ def test_step_times_mean_is_the_exact_integer_mean(default):
 
 
 def test_step_times_are_byte_identical_across_builds(default, tmp_path):
-    again = _partial_build(tmp_path, "+funnel_step_times", {})
+    again = partial_build(tmp_path, "+funnel_step_times", {})
     sql = "select * from funnel_step_times order by from_step, to_step"
     first, second = default.query(sql), again.query(sql)
     assert len(first) == 3

@@ -16,19 +16,17 @@ import pytest
 
 import yaml
 
-from dbt_harness import PROJECT_DIR, run_dbt
+from dbt_harness import PROJECT_DIR, partial_build
 
 CUTOFF = "2024-04-02"
-PARTIAL = ["--exclude", "config.materialized:python", "--indirect-selection", "cautious"]
+SQL_ONLY = ["--exclude", "config.materialized:python"]
 FEATURES = ["orders", "total_spend", "avg_order_value", "days_since_last_purchase", "tenure_days", "events",
             "active_days", "watch_minutes", "sessions", "avg_session_minutes", "support_contacts", "quiz_avg",
             "nps_avg", "completion_rate"]
 
 
 def _build(workdir, select, vars):
-    result = run_dbt(workdir, vars={"dataset": "demo", **vars}, extra=["--select", *select.split(), *PARTIAL])
-    assert result.returncode == 0, result.output[-4000:]
-    return result
+    return partial_build(workdir, select, vars, extra=SQL_ONLY)
 
 
 @pytest.fixture(scope="module")
