@@ -64,7 +64,8 @@ test-python: install
 	$(BIN)/python -m pytest
 
 bench: install
-	$(BIN)/python -m segkit.bench
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m segkit.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf target logs warehouse
