@@ -23,7 +23,7 @@ ifneq ($(strip $(DATASET)),)
 DBT_VARS := --vars '{dataset: $(DATASET)}'
 endif
 
-.PHONY: install demo build datasets test test-dbt test-python bench clean
+.PHONY: install demo report build datasets test test-dbt test-python bench clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,12 @@ demo: install
 	@mkdir -p warehouse
 	$(DBT) build $(DBT_FLAGS) $(DBT_VARS)
 	$(BIN)/python -m segkit.summary $(if $(strip $(DATASET)),--dataset $(DATASET))
+	$(BIN)/python -m segkit.report $(if $(strip $(DATASET)),--dataset $(DATASET))
+
+## make report [DATASET=nexa_sat]: write the offline HTML report of the published warehouse,
+## warehouse/<dataset>_report.html (one file, no network needed to open it)
+report: install
+	$(BIN)/python -m segkit.report $(if $(strip $(DATASET)),--dataset $(DATASET))
 
 build: demo
 
