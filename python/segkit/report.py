@@ -220,7 +220,7 @@ def section_clv(w: Warehouse, s: Section) -> None:
             fig.add_vline(x=round(float(r.clv_score_cutoff), 3), line_dash="dash", line_color=PALETTE[3])
             fig.add_annotation(x=round(float(r.clv_score_cutoff), 3), y=1 - 0.08 * i, yref="paper", showarrow=False,
                                xanchor="left", text=f"{html.escape(str(r.clv_segment))} (p{round(100 * r.percentile)}: "
-                               f"{fmt_num(r.clv_score_cutoff)})", font=dict(size=11, color=PALETTE[3]))
+                               f"{fmt_num(r.clv_score_cutoff)})", font=dict(size=11, color=PALETTE[3]), bgcolor="rgba(255,255,255,0.85)")
         s.stats += [(f"{r.clv_segment} cut-off", f"p{round(100 * r.percentile)} = {fmt_num(r.clv_score_cutoff)}")
                     for r in cuts.itertuples(index=False)]
     s.charts.append(_layout(fig, "Distribution of clv_score with the segment cut-offs", xaxis_title="clv_score",
@@ -342,7 +342,7 @@ def section_churn(w: Warehouse, s: Section) -> None:
             and "is_scored_out_of_fold" in w.columns("customer_churn_risk")):
         roc = w.df("select r.churn_probability as p, cast(i.is_churned_next as integer) as y "
                    "from customer_churn_risk r join churn_model_input i using (customer_id) "
-                   "where r.is_scored_out_of_fold and i.split = 'train' and i.is_churned_next is not null "
+                   "where r.is_scored_out_of_fold and i.split <> 'score' and i.is_churned_next is not null "
                    "order by r.customer_id")
     if roc is not None and len(roc) and roc.y.nunique() == 2:
         fpr, tpr, auc = roc_points(roc.p.to_numpy(), roc.y.to_numpy())
@@ -355,7 +355,7 @@ def section_churn(w: Warehouse, s: Section) -> None:
     else:
         folds = _fold_aucs(w)
         s.notes.append("ROC curve not drawn: the warehouse holds no out-of-fold scores with their labels for this "
-                       "dataset (the temporal model publishes only the scores of the current customers)"
+                       "dataset (a temporal model publishes only the scores of the current customers)"
                        + ("; the per-fold held-out ROC AUCs are shown instead." if folds else "."))
         if folds:
             fig3 = go.Figure(go.Bar(x=[f"fold {i + 1}" for i in range(len(folds))], y=_round(folds, 4),
@@ -468,10 +468,10 @@ def section_predictions(w: Warehouse, s: Section) -> None:
                             + html_table(bt, {"precision": fmt_pct, "lift": lambda v: fmt_num(v, 1), "cutoffs": fmt_int}))
     if w.has("customer_clv_forecast"):
         seg_sql = ("select coalesce(r.rfm_segment, 'no RFM segment') as segment, min(coalesce(r.rfm_segment_rank, 999)) as rk, "
-                   "count(*) as customers, avg(f.predicted_clv) as mean_clv, sum(cast(f.predicted_clv as decimal(38, 4))) as total "
+                   "count(*) as customers, cast(avg(cast(f.predicted_clv as decimal(38, 4))) as double) as mean_clv, sum(cast(f.predicted_clv as decimal(38, 4))) as total "
                    "from customer_clv_forecast f left join customer_rfm r using (customer_id) "
                    "where f.predicted_clv is not null group by 1 order by 2, 1") if "customer_rfm" in w.tables else (
-                   "select 'all customers' as segment, 1 as rk, count(*) as customers, avg(predicted_clv) as mean_clv, "
+                   "select 'all customers' as segment, 1 as rk, count(*) as customers, cast(avg(cast(predicted_clv as decimal(38, 4))) as double) as mean_clv, "
                    "sum(cast(predicted_clv as decimal(38, 4))) as total from customer_clv_forecast where predicted_clv is not null")
         seg = w.df(seg_sql)
         if len(seg) and seg.customers.sum() > 0:
@@ -683,6 +683,10 @@ def build_sections(con: duckdb.DuckDBPyConnection) -> list[Section]:
 
 def render(db_path: Path, dataset: str | None = None) -> str:
     """The report's HTML for the warehouse at db_path (opened read-only)."""
+    return _render(db_path, dataset)[0]
+
+
+def _render(db_path: Path, dataset: str | None) -> tuple[str, str]:
     import plotly.io as pio
     from plotly.offline import get_plotlyjs
 
@@ -724,7 +728,7 @@ def render(db_path: Path, dataset: str | None = None) -> str:
         f"<header><h1>Segment report: {html.escape(meta['dataset'])}</h1><p>{html.escape(meta['line'])} · "
         f"{len(drawn)} of {len(sections)} sections drawn</p></header>",
         f"<nav>{nav}</nav><main>", "\n".join(body), "</main></body></html>\n",
-    ])
+    ]), meta["dataset"]
 
 
 def _meta(con, dataset: str | None, db_path: Path) -> dict[str, str]:
@@ -757,11 +761,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     db_path = args.db or default_db_path(args.dataset)
     try:
-        page = render(db_path, args.dataset)
+        page, dataset = _render(db_path, args.dataset)
     except FileNotFoundError as exc:
         print(exc, file=sys.stderr)
         return 1
-    out = args.out or default_out_path(db_path, args.dataset)
+    out = args.out or default_out_path(db_path, dataset)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     print(f"Report: {out} ({len(page.encode('utf-8')) / 1e6:.1f} MB): open it in a browser")
