@@ -301,8 +301,10 @@ def section_retention(w: Warehouse, s: Section) -> None:
                                       increasing_marker_color=PALETTE[2], decreasing_marker_color=PALETTE[3],
                                       totals_marker_color=PALETTE[0], texttemplate="%{delta:,.0f}",
                                       hovertemplate="%{x}: %{delta:,.0f}<extra></extra>"))
+        running = np.cumsum([0.0] + vals)
+        pad = 0.12 * (running.max() - running.min() or 1.0)
         s.charts.append(_layout(fig2, "MRR movement bridge (all months, from tier_movements)", yaxis_title="MRR change",
-                                height=340))
+                                height=340, yaxis_range=[round(min(running.min(), 0) - pad, 2), round(running.max() + pad, 2)]))
         s.stats.append(("net MRR change", fmt_money(sum(vals))))
     else:
         s.notes.append("No MRR movements (`tier_movements`) for this dataset: the bridge is not drawn.")
