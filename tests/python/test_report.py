@@ -257,9 +257,16 @@ Array.from(document.querySelectorAll('section.report-section')).map(function (s)
 """
 
 
+MAP_CENTRES_JS = """
+Array.from(document.querySelectorAll('#chart-geography-0 path.choroplethlocation')).map(function (p) {
+  var b = p.getBoundingClientRect(); return b.x + b.width / 2;
+})
+"""
+
+
 @pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
                     reason="needs Debian's chromium (apt-get install chromium; .ci/run installs it, and in CI it must be there)")
-def test_report_renders_in_headless_chromium(demo_html, tmp_path):
+def test_report_renders_in_headless_chromium(demo_html, demo_db, tmp_path):
     browser = Chromium(tmp_path / "profile")
     try:
         target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
@@ -278,6 +285,9 @@ def test_report_renders_in_headless_chromium(demo_html, tmp_path):
             if all(c["drawn"] and c["marks"] > 0 for s in result for c in s["charts"]) or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
+        # where the map put the two top-revenue countries: the x centre of their shapes
+        centres = browser.send("Runtime.evaluate", {"expression": MAP_CENTRES_JS, "returnByValue": True},
+                               session=session)["result"]["value"]
         height = browser.send("Runtime.evaluate", {"expression": "document.documentElement.scrollHeight",
                                                    "returnByValue": True}, session=session)["result"]["value"]
         shot = browser.send("Page.captureScreenshot", {
@@ -305,6 +315,11 @@ def test_report_renders_in_headless_chromium(demo_html, tmp_path):
         assert s["charts"], f"section {key} has no chart"
         for c in s["charts"]:
             assert c["drawn"] and c["svgs"] > 0 and c["marks"] > 0 and c["w"] > 100 and c["h"] > 100, (key, c)
-    # the map drew its countries from the inline shapes
+    # the map drew its countries from the inline shapes, the right way round: in the demo the
+    # United States (west) and India (east) have the most revenue, in that order
     assert any(c["traces"] > 0 for c in by_key["geography"]["charts"])
+    with duckdb.connect(str(demo_db), read_only=True) as con:
+        top = [r[0] for r in con.execute("select country from revenue_by_geography order by revenue desc limit 2").fetchall()]
+    assert top == ["United States", "India"]
+    assert len(centres) > 20 and centres[0] < centres[1], centres[:2]
     assert screenshot.stat().st_size > 50_000
