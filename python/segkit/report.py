@@ -599,7 +599,7 @@ def iso3(country) -> str | None:
 
 def _map_ids() -> set[str]:
     topo = json.loads(_asset("world_110m.json"))
-    return {g.get("id") for g in topo["objects"]["countries"]["geometries"]}
+    return {g["id"] for g in topo["objects"]["countries"]["geometries"] if g.get("id")}  # some shapes have no id
 
 
 def section_geography(w: Warehouse, s: Section) -> None:

@@ -160,6 +160,19 @@ def test_roc_curve_of_out_of_fold_scores(tmp_path):
     assert fpr[0] == tpr[0] == 0 and fpr[-1] == tpr[-1] == 1 and np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
 
 
+def test_geography_without_a_known_country_is_skipped(tmp_path):
+    """cdnow's customers have no country (one '(unknown)' row): no map of nothing, a note."""
+    db = tmp_path / "unknown.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create table revenue_by_geography as select '(unknown)' as country, 2357::bigint as customers, "
+                    "173115.55::decimal(38,2) as revenue")
+    out = tmp_path / "unknown.html"
+    assert report.main(["--db", str(db), "--out", str(out)]) == 0
+    section = re.search(r'data-section="geography">(.*?)</section>', out.read_text(encoding="utf-8"), re.S).group(1)
+    assert "Skipped: no country in `revenue_by_geography` could be placed on the map." in section
+    assert "chart-" not in section
+
+
 # ---------------------------------------------------------------- in a real browser
 def _high_fd(fd: int) -> int:
     new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
