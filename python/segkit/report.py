@@ -433,9 +433,13 @@ def section_clusters(w: Warehouse, s: Section) -> None:
                 ("customers plotted", f"{fmt_int(len(df))} of {fmt_int(n_all)}" + (" (seeded sample)" if n_all > len(df) else "")),
                 ("variance in 2 components", fmt_pct(ev.sum()))]
     if w.has("cluster_profiles"):
-        prof = w.df(f"select cluster_id, value_tier, customers, customer_share, value_share, mean_orders, "
-                    f"mean_total_spend, mean_days_since_last_purchase from cluster_profiles where method = '{method}' "
-                    f"order by cluster_id")
+        have = [r[0] for r in w.con.execute(
+            "select column_name from information_schema.columns where table_schema = 'main' "
+            "and table_name = 'cluster_profiles' order by ordinal_position").fetchall()]
+        means = [c for c in ("mean_orders", "mean_total_spend", "mean_days_since_last_purchase") if c in have] or [
+            c for c in have if c.startswith("mean_")][:4]  # the mean_* columns follow each dataset's features
+        cols = [c for c in ("cluster_id", "value_tier", "customers", "customer_share", "value_share") if c in have] + means
+        prof = w.df(f"select {', '.join(cols)} from cluster_profiles where method = '{method}' order by cluster_id")
         s.tables.append(f"<h3>Cluster profiles ({html.escape(method)})</h3>" + html_table(prof, {
             "customers": fmt_int, "customer_share": fmt_pct, "value_share": fmt_pct, "mean_orders": lambda v: fmt_num(v, 1),
             "mean_total_spend": fmt_money, "mean_days_since_last_purchase": lambda v: fmt_num(v, 0)}))
@@ -679,6 +683,9 @@ def build_sections(con: duckdb.DuckDBPyConnection) -> list[Section]:
                 raise Skip("nothing to draw")
         except Skip as exc:
             s = Section(key, title, skipped=str(exc))
+        except (duckdb.Error, KeyError, ValueError, TypeError) as exc:  # a table of an unexpected shape
+            print(f"report: section {key} not drawn: {type(exc).__name__}: {exc}", file=sys.stderr)
+            s = Section(key, title, skipped=f"could not be drawn ({type(exc).__name__}: {str(exc).splitlines()[0]})")
         out.append(s)
     return out
 

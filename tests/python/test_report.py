@@ -173,6 +173,36 @@ def test_geography_without_a_known_country_is_skipped(tmp_path):
     assert "chart-" not in section
 
 
+def test_cluster_profiles_of_other_features_are_shown(tmp_path):
+    """cluster_profiles has a mean_* column per clustering feature, which differ by dataset
+    (classplus: mean_total_revenue, mean_revenue_m01, ...): the section shows those, the 2-D
+    projection is of cluster_input's numeric columns, and a seeded sample caps the points."""
+    rng = np.random.default_rng(3)
+    n = report.CLUSTER_SAMPLE_MAX + 500
+    ids = [f"K{i:05d}" for i in range(n)]
+    inp = pd.DataFrame({"customer_id": ids, "total_revenue": rng.gamma(2, 50, n), "revenue_m01": rng.gamma(1, 5, n),
+                        "plan": "x"})
+    clusters = pd.DataFrame({"customer_id": ids, "method": "kmeans", "cluster_id": (inp.total_revenue > 100).astype(int),
+                             "value_tier": np.where(inp.total_revenue > 100, "High", "Low")})
+    prof = (clusters.assign(total_revenue=inp.total_revenue, revenue_m01=inp.revenue_m01)
+            .groupby(["method", "cluster_id", "value_tier"], as_index=False)
+            .agg(customers=("customer_id", "size"), mean_total_revenue=("total_revenue", "mean"),
+                 mean_revenue_m01=("revenue_m01", "mean")))
+    db = tmp_path / "clusters.duckdb"
+    with duckdb.connect(str(db)) as con:
+        for name, frame in (("cluster_input", inp), ("customer_clusters", clusters), ("cluster_profiles", prof)):
+            con.register("f", frame)
+            con.execute(f"create table {name} as select * from f")
+            con.unregister("f")
+    out = tmp_path / "clusters.html"
+    assert report.main(["--db", str(db), "--out", str(out)]) == 0
+    section = re.search(r'data-section="clusters">(.*?)</section>', out.read_text(encoding="utf-8"), re.S).group(1)
+    assert "Skipped" not in section and 'id="chart-clusters-0"' in section
+    assert "<th>mean_total_revenue</th>" in section and "<th>mean_revenue_m01</th>" in section
+    assert f"{report.CLUSTER_SAMPLE_MAX:,} of {n:,} (seeded sample)" in section
+    assert "2 standardised features" in section  # the text column is not a feature
+
+
 # ---------------------------------------------------------------- in a real browser
 def _high_fd(fd: int) -> int:
     new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
