@@ -452,14 +452,14 @@ def section_predictions(w: Warehouse, s: Section) -> None:
     if w.has("segment_backtest") and w.has("backtest_cutoff_features"):
         cal = _calibration(w)
         if cal is not None:
-            tab, cutoff, horizon = cal
+            tab, cutoff, horizon, unit = cal
             fig = go.Figure([
                 go.Scatter(x=tab.bucket.tolist(), y=_round(tab.actual, 3), mode="lines+markers", name="actual",
                            line_color=PALETTE[0], hovertemplate="%{x} repeat purchases: %{y:.2f} actual<extra></extra>"),
                 go.Scatter(x=tab.bucket.tolist(), y=_round(tab.predicted, 3), mode="lines+markers", name="BG/NBD predicted",
                            line=dict(dash="dash", color=PALETTE[1]),
                            hovertemplate="%{x} repeat purchases: %{y:.2f} predicted<extra></extra>")])
-            s.charts.append(_layout(fig, f"BG/NBD calibration: purchases in the {fmt_num(horizon, 0)}-period holdout after "
+            s.charts.append(_layout(fig, f"BG/NBD calibration: purchases in the {fmt_num(horizon, 0)}-{unit} holdout after "
                                          f"{cutoff}, by repeat purchases before it", height=360,
                                     xaxis_title="repeat purchases before the cut-off", yaxis_title="mean purchases in holdout",
                                     xaxis_type="category"))
@@ -526,7 +526,7 @@ def _calibration(w: Warehouse):
     tab = df.groupby("b").agg(customers=("actual", "size"), actual=("actual", "mean"), predicted=("predicted", "mean"))
     tab = tab.reset_index().sort_values("b")
     tab["bucket"] = [f"{b}+" if b == cap else str(b) for b in tab.b]
-    return tab, str(row[0]), horizon
+    return tab, str(row[0]), horizon, str(det.get("time_unit") or "period")
 
 
 def section_product(w: Warehouse, s: Section) -> None:

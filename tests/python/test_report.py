@@ -82,6 +82,36 @@ def test_every_demo_section_is_drawn_with_rounded_figures(demo_db, demo_html):
     assert f"<dt>ROC AUC (held out)</dt><dd>{auc:.2f}</dd>" in page
 
 
+def test_bgnbd_calibration_is_predicted_vs_actual_in_the_holdout(demo_db):
+    """The calibration chart's points, recomputed here from backtest_cutoff_features with the
+    closed-form BG/NBD conditional expectation (Fader, Hardie & Lee 2005, eq. 10) and the
+    parameters segment_backtest recorded for its last cut-off."""
+    from scipy.special import hyp2f1
+
+    with duckdb.connect(str(demo_db), read_only=True) as con:
+        cutoff, details = con.execute("select cast(cutoff_date as date), details from segment_backtest "
+                                      "where method = 'predicted_purchases' order by cutoff_date desc limit 1").fetchone()
+        pop = con.execute("select frequency as x, recency as tx, \"T\", coalesce(next_orders, 0) as actual "
+                          "from backtest_cutoff_features where cast(cutoff_date as date) = ? and frequency is not null "
+                          "and recency is not null and \"T\" is not null", [cutoff]).df()
+        tab, shown_cutoff, horizon, unit = report._calibration(report.Warehouse(con))
+    det = json.loads(details)
+    r, alpha, a, b = (det["bgnbd_params"][k] for k in ("r", "alpha", "a", "b"))
+    t = det["horizon_periods"]
+    x, tx, T = pop.x.to_numpy(float), pop.tx.to_numpy(float), pop["T"].to_numpy(float)
+    z = t / (alpha + T + t)
+    num = (a + b + x - 1) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z))
+    den = 1 + (x > 0) * a / (b + x - 1) * ((alpha + T) / (alpha + tx)) ** (r + x)
+    pop["predicted"] = num / den
+    pop["bucket"] = np.minimum(pop.x, 7).astype(int)
+    expected = pop.groupby("bucket").agg(customers=("actual", "size"), actual=("actual", "mean"),
+                                         predicted=("predicted", "mean")).reset_index()
+    assert shown_cutoff == str(cutoff) and horizon == t and unit == det["time_unit"]
+    assert tab.customers.tolist() == expected.customers.tolist() and tab.b.tolist() == expected.bucket.tolist()
+    assert np.allclose(tab.actual, expected.actual) and np.allclose(tab.predicted, expected.predicted, rtol=1e-9)
+    assert tab.bucket.tolist()[-1] == "7+"
+
+
 def test_country_names_map_to_the_map_shapes(demo_db):
     """Every demo country is placed on the map by its ISO-3 code, except those too
     small for the 1:110m shapes (checked against the shapes, not assumed)."""
