@@ -8,14 +8,12 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from dbt_harness import PROJECT_DIR, run_dbt
+from dbt_harness import PROJECT_DIR
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    result = run_dbt(tmp_path_factory.mktemp("demo"))  # no vars: the project default is demo
-    assert result.returncode == 0, result.output[-4000:]
-    return result
+def demo(demo_build):
+    return demo_build  # the session's demo build (conftest.py)
 
 
 def test_default_dataset_is_demo_and_reconciles(demo):
