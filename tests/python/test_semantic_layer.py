@@ -157,7 +157,9 @@ def test_funnel_conversion_rate_matches_funnel_steps(demo, mf_root):
         assert abs(got[country] - rate) < 1e-9, (country, got[country], rate)
     overall = mf_query(demo, mf_root, ["funnel_conversion_rate"], ["metric_time__year"])
     entrants = demo.query("""
-        select strftime(step_1_at, '%Y'), count(*) filter (where is_mature and has_completed_funnel), count(*) filter (where is_mature)
+        select strftime(step_1_at, '%Y'),
+               count(*) filter (where is_mature and has_completed_funnel),
+               count(*) filter (where is_mature)
         from customer_funnel group by 1""")
     assert abs(sum(c for _, c, _ in entrants) / sum(e for _, _, e in entrants) - expected_total) < 1e-9
     assert {r["metric_time__year"][:4]: round(_num(r["funnel_conversion_rate"]), 9) for r in overall} == {
