@@ -78,12 +78,12 @@ final as (
         subscribers.customer_id is not null                           as is_subscriber,
         subscribers.is_churned
     from features
-    left join customers on customers.customer_id = features.customer_id
-    left join rfm on rfm.customer_id = features.customer_id
-    left join clv on clv.customer_id = features.customer_id
-    left join forecast on forecast.customer_id = features.customer_id
-    left join churn_risk on churn_risk.customer_id = features.customer_id
-    left join subscribers on subscribers.customer_id = features.customer_id
+    left join customers on features.customer_id = customers.customer_id
+    left join rfm on features.customer_id = rfm.customer_id
+    left join clv on features.customer_id = clv.customer_id
+    left join forecast on features.customer_id = forecast.customer_id
+    left join churn_risk on features.customer_id = churn_risk.customer_id
+    left join subscribers on features.customer_id = subscribers.customer_id
 
 )
 
