@@ -23,7 +23,7 @@ ifneq ($(strip $(DATASET)),)
 DBT_VARS := --vars '{dataset: $(DATASET)}'
 endif
 
-.PHONY: install demo report build datasets test test-dbt test-python bench clean
+.PHONY: install demo report build datasets test test-dbt test-python bench lint clean
 
 install: $(VENV)/.installed
 
@@ -48,6 +48,16 @@ report: install
 	$(BIN)/python -m segkit.report $(if $(strip $(DATASET)),--dataset $(DATASET))
 
 build: demo
+
+## make lint: ruff, then SQLFluff (dbt templater, .sqlfluff) on a copy of the demo warehouse
+## (the templater opens the database and some models read their inputs' columns while
+## compiling). Installs the `lint` extra (sqlfluff-templater-dbt pins click < 8.5).
+lint: install
+	$(BIN)/python -m pip install --quiet -e '.[lint]'
+	$(BIN)/ruff check python tests models
+	@test -f warehouse/demo.duckdb || $(MAKE) demo
+	@mkdir -p target/lint && cp warehouse/demo.duckdb target/lint/demo.duckdb
+	SEGMENTS_DB=$(CURDIR)/warehouse/demo.duckdb SEGMENTS_BUILD_DB=$(CURDIR)/target/lint/demo.duckdb $(BIN)/sqlfluff lint models
 
 ## make datasets: the bundled datasets `make test` builds, from the registry
 datasets: install

@@ -17,14 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from dbt_harness import PROJECT_DIR, dbt_executable, run_dbt
+from dbt_harness import PROJECT_DIR, dbt_executable
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    result = run_dbt(tmp_path_factory.mktemp("semantic_demo"), vars={"dataset": "demo"})
-    assert result.returncode == 0, result.output[-4000:]
-    return result
+def demo(demo_build):
+    return demo_build  # the session's demo build (conftest.py): mf and docs generate only read it
 
 
 def _env(demo) -> dict:
