@@ -122,7 +122,10 @@
   'backtest_top_share': {'type': 'number', 'gt': 0, 'lt': 1, 'fix': "a fraction strictly between 0 and 1, e.g. 0.10"},
   'backtest_rfm_high_segments': {'type': 'names', 'fix': "list RFM segments counted as High, e.g. [Champions, Loyal]"},
   'backtest_kmeans_k': {'type': 'int', 'min': 2, 'null': true, 'fix': "a number of clusters of at least 2, or null to choose k by silhouette"},
-  'top_share_fraction': {'type': 'number', 'gt': 0, 'lt': 1, 'fix': "a fraction strictly between 0 and 1, e.g. 0.2"}
+  'top_share_fraction': {'type': 'number', 'gt': 0, 'lt': 1, 'fix': "a fraction strictly between 0 and 1, e.g. 0.2"},
+  'segment_migration_pair': {'type': 'dates', 'null': true, 'fix': "give two as-of dates of segment_history, earlier first, e.g. ['2024-06-30', '2024-12-31'], or null for consecutive pairs only"},
+  'segment_downgrade_valuable_segments': {'type': 'names', 'fix': "list RFM segments (rfm_segment_map seed) counted as valuable, e.g. [Champions, Loyal]"},
+  'segment_downgrade_at_risk_segments': {'type': 'names', 'fix': "list RFM segments (rfm_segment_map seed) counted as at risk, e.g. [At Risk, Can't Lose Them]"}
 }) }}
 {% endmacro %}
 
@@ -265,6 +268,11 @@
   {%- endif -%}
   {%- if edges[0] < 0 or edges[1] > 1 or edges[1] <= edges[0] -%}
     {{ settings_error('churn_risk_band_edges', edges ~ " are not increasing probabilities between 0 and 1", "list the Medium then the High threshold, e.g. [0.3, 0.6]") }}
+  {%- endif -%}
+
+  {%- set pair = setting('segment_migration_pair') -%}
+  {%- if pair is not none and (pair | length) != 2 -%}
+    {{ settings_error('segment_migration_pair', "expected two dates [from, to], got " ~ pair, "e.g. ['2024-06-30', '2024-12-31'], or null") }}
   {%- endif -%}
 
   {%- set unit = setting('rfm_time_unit') -%}
