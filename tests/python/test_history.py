@@ -4,7 +4,8 @@ One folder, builds in file order:
 1. `python -m segkit.backfill --months 3`: two partial builds (`+segment_history` at
    2024-10-31 and 2024-11-30) and the normal build (the dataset's as-of date,
    2024-12-31), which publishes;
-2. a build that fails (a bad setting): nothing published, the published file unchanged;
+2. a build that writes the history at 2024-09-30 and then fails (a broken campaign
+   predicate): nothing published, the published file unchanged;
 3. a partial build at 2024-11-30 again, with --full-refresh, starting (as every build)
    from the published history.
 The Python steps run with cheap settings (logistic churn model, 2 folds, fixed k): the
@@ -32,6 +33,7 @@ FAST = {"churn_model": "logistic", "churn_cv_folds": 2, "churn_importance_rows":
         "cluster_k": 4, "backtest_kmeans_k": 4}
 DATES = ["2024-10-31", "2024-11-30", "2024-12-31"]
 RERUN = "2024-11-30"
+FAILED_AS_OF = "2024-09-30"
 KEY_FREE = "* exclude (build_id, built_at)"
 NONE = "(none)"
 
@@ -78,8 +80,12 @@ def backfilled(work):
 
 @pytest.fixture(scope="module")
 def failed(work, backfilled):
+    """A build that writes segment_history at FAILED_AS_OF into the build database and
+    then fails (a campaign predicate naming no column breaks campaign_targets)."""
     before = _digest(backfilled["published"])
-    result = run_dbt(work, vars={"dataset": "demo", **FAST, "segment_downgrade_valuable_segments": []})
+    result = run_dbt(work, vars={"dataset": "demo", **FAST, "as_of_date": FAILED_AS_OF,
+                                 "campaigns": {"broken": "no_such_column = 1"}},
+                     extra=["--select", "+segment_history", "campaign_targets", "--indirect-selection", "cautious"])
     return result, before
 
 
@@ -129,11 +135,16 @@ def test_backfill_refuses_a_date_past_the_as_of_date(work, backfilled):
 def test_a_failed_build_publishes_nothing(failed):
     result, before = failed
     assert result.returncode != 0
-    assert "segment_downgrade_valuable_segments" in result.output
+    assert "campaign_targets" in result.output and "no_such_column" in result.output
     assert _digest(result.published_path) == before
+    # it did write its as-of date into the build database's history before failing
+    dates = [str(d) for (d,) in result.query("select distinct as_of_date from segment_history order by 1")]
+    assert dates == [FAILED_AS_OF, *DATES]
 
 
 def test_history_survives_failed_build_publish_and_full_refresh(rerun, backfilled):
+    # the next build starts from the published history: every published date, and
+    # nothing of the failed build (FAILED_AS_OF)
     dates = [str(d) for (d,) in rerun.query("select distinct as_of_date from segment_history order by 1")]
     assert dates == DATES
 
