@@ -38,15 +38,15 @@
     ([from, to], both in the history) when set. -#}
 {% macro segment_history_pairs_sql(history) %}
   {%- set pair = setting('segment_migration_pair') -%}
-    select distinct from_as_of_date, to_as_of_date, pair_kind from (
+    -- distinct: the setting's pair may also be a consecutive pair (counted once)
+    select distinct from_as_of_date, to_as_of_date from (
         select
             lag(as_of_date) over (order by as_of_date) as from_as_of_date,
-            as_of_date                                  as to_as_of_date,
-            'consecutive'                               as pair_kind
+            as_of_date                                  as to_as_of_date
         from (select distinct as_of_date from {{ segment_history_known(history) }})
         {%- if pair is not none %}
         union all
-        select cast('{{ pair[0] }}' as date), cast('{{ pair[1] }}' as date), 'setting'
+        select cast('{{ pair[0] }}' as date), cast('{{ pair[1] }}' as date)
         where exists (select 1 from {{ segment_history_known(history) }} where as_of_date = cast('{{ pair[0] }}' as date))
           and exists (select 1 from {{ segment_history_known(history) }} where as_of_date = cast('{{ pair[1] }}' as date))
         {%- endif %}
