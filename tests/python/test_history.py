@@ -237,3 +237,29 @@ def test_downgrade_campaign_lists_valuable_to_at_risk_moves(rerun, backfilled):
     assert expected, "the demo has valuable -> at-risk moves in December 2024"
     assert sorted(campaign.customer_id) == expected
     assert set(campaign.previous_as_of_date.astype(str)) == {RERUN}
+
+
+@pytest.fixture(scope="module")
+def paired(work, rerun):
+    """segment_migration again (dbt run, the build database's history of the three
+    dates kept) with var segment_migration_pair naming a non-consecutive pair."""
+    result = run_dbt(work, command="run",
+                     vars={"dataset": "demo", **FAST, "publish_carried_tables": [],
+                           "segment_migration_pair": [DATES[0], DATES[2]]},
+                     extra=["--select", "segment_migration"])
+    assert result.returncode == 0, result.output[-4000:]
+    return result
+
+
+def test_migration_pair_setting_adds_that_pair(paired):
+    got = _rows(paired.db_path, "select from_as_of_date::varchar as a, to_as_of_date::varchar as b, "
+                                "from_segment, to_segment, customers from segment_migration where segment_kind = 'rfm'")
+    assert sorted(set(zip(got.a, got.b))) == [(DATES[0], DATES[1]), (DATES[0], DATES[2]), (DATES[1], DATES[2])]
+    history = _rows(paired.db_path, "select as_of_date::varchar as d, customer_id, rfm_segment from segment_history")
+    before = history[history.d == DATES[0]][["customer_id", "rfm_segment"]]
+    after = history[history.d == DATES[2]][["customer_id", "rfm_segment"]]
+    moves = before.merge(after, on="customer_id", how="outer", suffixes=("_from", "_to")).fillna(NONE)
+    expected = sorted(moves.groupby(["rfm_segment_from", "rfm_segment_to"]).size().reset_index()
+                      .itertuples(index=False, name=None))
+    pair = got[(got.a == DATES[0]) & (got.b == DATES[2])]
+    assert sorted(zip(pair.from_segment, pair.to_segment, pair.customers)) == expected
