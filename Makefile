@@ -23,7 +23,7 @@ ifneq ($(strip $(DATASET)),)
 DBT_VARS := --vars '{dataset: $(DATASET)}'
 endif
 
-.PHONY: install demo report build datasets test test-dbt test-python bench lint clean
+.PHONY: install demo report build datasets test test-dbt test-python bench lint backfill clean
 
 install: $(VENV)/.installed
 
@@ -48,6 +48,13 @@ report: install
 	$(BIN)/python -m segkit.report $(if $(strip $(DATASET)),--dataset $(DATASET))
 
 build: demo
+
+## make backfill [DATASET=demo] [MONTHS=12]: segment history for the last MONTHS month ends,
+## then the normal build (publishes); see README "Segment history"
+MONTHS ?= 12
+backfill: install
+	@mkdir -p warehouse
+	$(BIN)/python -m segkit.backfill --dataset $(or $(strip $(DATASET)),demo) --months $(MONTHS)
 
 ## make lint: ruff, then SQLFluff (dbt templater, .sqlfluff) on a copy of the demo warehouse
 ## (the templater opens the database and some models read their inputs' columns while
