@@ -89,6 +89,28 @@
        'used': 'stg_cdnow__transactions', 'rejected': 'stg_cdnow__transactions_rejected'}
     ]
   },
+  'donations': {
+    'entities': {
+      'customers': 'stg_donations__customers',
+      'transactions': 'stg_donations__transactions'
+    },
+    'quarantine': ['stg_donations__summary_rejected'],
+    'inputs': [
+      {'source_table': 'donations_summary', 'raw': 'donations_summary', 'key': none,
+       'used': 'stg_donations__summary', 'rejected': 'stg_donations__summary_rejected'}
+    ]
+  },
+  'fader_hardie_2007': {
+    'entities': {
+      'customers': 'stg_fader_hardie_2007__customers',
+      'subscriptions': 'stg_fader_hardie_2007__subscriptions'
+    },
+    'quarantine': ['stg_fader_hardie_2007__survivors_rejected'],
+    'inputs': [
+      {'source_table': 'fader_hardie_2007_survivors', 'raw': 'fader_hardie_2007_survivors', 'key': none,
+       'used': 'stg_fader_hardie_2007__survivors', 'rejected': 'stg_fader_hardie_2007__survivors_rejected'}
+    ]
+  },
   'files': files_registry_entry(bundled=false),
   'demo': files_registry_entry()
 }) }}
