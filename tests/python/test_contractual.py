@@ -181,3 +181,45 @@ def test_sbg_through_dbt_reproduces_the_paper_estimates_and_projection(fader_har
     # the projected year 12: regular 170 of the actual 173, high end 378 of 394
     year12 = dict(fader_hardie.query("select segment, round(fitted_survivors) from sbg_survival where period = 12"))
     assert (year12["regular"], year12["high end"]) == (170, 378)
+
+
+@pytest.fixture(scope="module")
+def donations(tmp_path_factory):
+    result = run_dbt(tmp_path_factory.mktemp("donations"), vars={"dataset": "donations"},
+                     extra=["--select", "+customer_bgbb", *PARTIAL])
+    assert result.returncode == 0, result.output[-4000:]
+    return result
+
+
+def test_donations_transactions_give_back_the_summary(donations):
+    d = pd.read_csv(DONATIONS_CSV)
+    expected = sorted((int(r.frequency), int(r.recency), int(r.periods), int(r.weights)) for r in d.itertuples())
+    got = donations.query("""
+        select frequency, recency, n_opportunities, count(*) from bgbb_input group by all order by all""")
+    assert [tuple(r) for r in got] == expected
+    # one donation per donor-year, the first in 1995
+    assert donations.scalar("select count(*) from intermediate.int_transactions") == int((d.weights * (1 + d.frequency)).sum())
+    assert donations.scalar("select min(year(transacted_at)) || '-' || max(year(transacted_at)) from intermediate.int_transactions") == "1995-2001"
+
+
+def test_bgbb_through_dbt_reproduces_the_paper(donations):
+    params = dict(donations.query("select parameter, value from bgbb_parameters where model = 'bg_bb'"))
+    assert tuple(round(params[p], 3) for p in ("alpha", "beta", "gamma", "delta")) == BGBB_PUBLISHED
+    assert round(donations.scalar("select max(log_likelihood) from bgbb_parameters"), 1) == BGBB_PUBLISHED_LL
+    assert donations.scalar("select count(*) from bgbb_parameters where std_error > 0") == 4
+    # P(alive in 2002) and the expected donations 2002-2006 of every pattern
+    # (the paper's table 6 patterns), against an independent integration with the
+    # fitted parameters
+    horizon = donations.scalar("select min(forecast_periods) from customer_bgbb")
+    assert horizon == 5
+    fitted = tuple(params[p] for p in ("alpha", "beta", "gamma", "delta"))
+    rows = donations.query("""
+        select frequency, recency, n_opportunities, min(probability_alive), max(probability_alive),
+               min(expected_transactions_next), max(expected_transactions_next)
+        from customer_bgbb group by all order by all""")
+    assert len(rows) == 22
+    for x, t_x, n, pa_lo, pa_hi, e_lo, e_hi in rows:
+        assert pa_lo == pa_hi and e_lo == e_hi
+        p_alive, expected = _bgbb_reference(fitted, x, t_x, n, horizon)
+        assert pa_lo == pytest.approx(p_alive, abs=1e-7), (x, t_x)
+        assert e_lo == pytest.approx(expected, abs=1e-7), (x, t_x)
