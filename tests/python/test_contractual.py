@@ -223,3 +223,168 @@ def test_bgbb_through_dbt_reproduces_the_paper(donations):
         p_alive, expected = _bgbb_reference(fitted, x, t_x, n, horizon)
         assert pa_lo == pytest.approx(p_alive, abs=1e-7), (x, t_x)
         assert e_lo == pytest.approx(expected, abs=1e-7), (x, t_x)
+
+
+# --------------------------------------------------------------------------- #
+# The demo's subscriptions and the telecom snapshot
+# --------------------------------------------------------------------------- #
+def _sbg_mle(renewals, lost, weights=None):
+    """An independent sBG maximum-likelihood fit (scipy, Nelder-Mead on log-params)."""
+    from scipy.optimize import minimize
+    from scipy.special import betaln
+
+    t, lost = np.asarray(renewals, float), np.asarray(lost, bool)
+    w = np.ones(len(t)) if weights is None else np.asarray(weights, float)
+
+    def nll(z):
+        a, b = np.exp(z)
+        ll = np.where(lost, betaln(a + 1, b + t), betaln(a, b + t)) - betaln(a, b)
+        return -float(np.dot(w, ll))
+
+    res = minimize(nll, np.zeros(2), method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-10, "maxiter": 5000})
+    return tuple(np.exp(res.x))
+
+
+def _monthly_cycles(started_at: pd.Timestamp, stop: pd.Timestamp) -> int:
+    """Billing cycles by the stated rule: the start and every monthly anniversary
+    (start + k months, clamped to the month's end) strictly before the stop."""
+    k = 0
+    while started_at + pd.DateOffset(months=k) < stop:
+        k += 1
+    return k
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    result = run_dbt(tmp_path_factory.mktemp("contractual_demo"), vars={"dataset": "demo"},
+                     extra=["--select", "+contractual_clv_segments", "+sbg_cohort_survival", "+sbg_survival", *PARTIAL])
+    assert result.returncode == 0, result.output[-4000:]
+    return result
+
+
+def _demo_lifetimes(demo) -> pd.DataFrame:
+    """The demo's subscription periods at the as-of date, recomputed from
+    int_subscriptions with the stated rules (monthly sBG periods)."""
+    subs = pd.DataFrame(demo.query("""
+        select subscription_id, customer_id, plan_level, monthly_amount, started_at, ended_at, end_reason, is_churned
+        from intermediate.int_subscriptions"""),
+        columns=["subscription_id", "customer_id", "plan_level", "monthly_amount", "started_at", "ended_at",
+                 "end_reason", "is_churned"])
+    as_of_end = pd.Timestamp(demo.scalar("select max(as_of_date) from sbg_input")) + pd.Timedelta(days=1)
+    rows = []
+    for r in subs.itertuples():
+        if r.started_at >= as_of_end:
+            continue
+        ended = r.ended_at is not None and not pd.isna(r.ended_at) and r.ended_at < as_of_end
+        stop = r.ended_at if ended else as_of_end
+        k = _monthly_cycles(pd.Timestamp(r.started_at), pd.Timestamp(stop))
+        lost = bool(ended and (r.is_churned if r.is_churned is not None else (r.end_reason or "cancel") == "cancel"))
+        status = "lost" if lost else ("changed_plan" if ended else "open")
+        if k >= 1:
+            rows.append((r.subscription_id, r.customer_id, r.plan_level, float(r.monthly_amount), status,
+                         k if status == "changed_plan" else k - 1, lost,
+                         pd.Timestamp(r.started_at).to_period("M").start_time.date()))
+    return pd.DataFrame(rows, columns=["subscription_id", "customer_id", "plan_level", "monthly_amount", "status",
+                                       "renewals", "lost", "start_cohort"])
+
+
+def _kaplan_meier(g: pd.DataFrame, periods: int) -> list[float]:
+    """Actual survival at renewals 1..periods: at renewal t the periods whose
+    outcome is known (survived it, renewals >= t, or lost at it) are at risk."""
+    km, s = [], 1.0
+    for t in range(1, periods + 1):
+        lost = int((g["lost"] & (g["renewals"] == t - 1)).sum())
+        at_risk = int((g["renewals"] >= t).sum()) + lost
+        s *= 1 - lost / at_risk
+        km.append(s)
+    return km
+
+
+def test_demo_sbg_per_plan_level_and_pooled_match_an_independent_fit(demo):
+    ref = _demo_lifetimes(demo)
+    got = pd.DataFrame(demo.query("""
+        select subscription_id, status_at_as_of, renewals_at_as_of, is_lost_at_as_of from sbg_input
+        where renewals_at_as_of is not null"""), columns=["subscription_id", "status", "renewals", "lost"])
+    merged = ref.merge(got, on="subscription_id", how="outer", suffixes=("", "_dbt"), indicator=True)
+    assert (merged["_merge"] == "both").all()
+    assert (merged["status"] == merged["status_dbt"]).all()
+    assert (merged["renewals"] == merged["renewals_dbt"]).all()
+    assert (merged["lost"] == merged["lost_dbt"]).all()
+    params = {(s, p): v for s, p, v in demo.query("select segment, parameter, value from sbg_parameters")}
+    segments = {"all": ref, **{lvl: g for lvl, g in ref.groupby("plan_level")}}
+    assert {s for s, _ in params} == set(segments) == {"all", "Basic", "Standard", "Premium"}
+    for segment, g in segments.items():
+        a, b = _sbg_mle(g["renewals"], g["lost"])
+        assert params[(segment, "alpha")] == pytest.approx(a, rel=1e-4), segment
+        assert params[(segment, "beta")] == pytest.approx(b, rel=1e-4), segment
+        # the actual (Kaplan-Meier) retention curve at renewals 1..6
+        actual = [r[0] for r in demo.query(
+            f"select actual_survival from sbg_survival where segment = '{segment}' and period between 1 and 6 order by period")]
+        assert actual == pytest.approx(_kaplan_meier(g, 6), abs=1e-9), segment
+    # by start cohort: the first month's cohort, pooled and Premium
+    first = min(ref["start_cohort"])
+    for segment, g in (("all", ref), ("Premium", ref[ref["plan_level"] == "Premium"])):
+        cohort = g[g["start_cohort"] == first]
+        actual = [r[0] for r in demo.query(f"""
+            select actual_survival from sbg_cohort_survival
+            where segment = '{segment}' and start_cohort = date '{first}' and period between 1 and 6 order by period""")]
+        assert actual == pytest.approx(_kaplan_meier(cohort, 6), abs=1e-9), segment
+
+
+def test_demo_contractual_clv_is_monthly_amount_times_derl(demo):
+    ref = _demo_lifetimes(demo)
+    open_ref = ref[ref["status"] == "open"]
+    params = {(s, p): v for s, p, v in demo.query("select segment, parameter, value from sbg_parameters")}
+    rate = demo.scalar("select cast(value_json as double) from run_settings where setting_name = 'sbg_annual_discount_rate'")
+    d = (1 + rate) ** (1 / 12) - 1
+    rows = pd.DataFrame(demo.query("""
+        select subscription_id, customer_id, renewals, derl, contractual_clv, expected_remaining_renewals
+        from subscription_residual_value"""),
+        columns=["subscription_id", "customer_id", "renewals", "derl", "clv", "remaining"])
+    assert sorted(rows["subscription_id"]) == sorted(open_ref["subscription_id"])
+    k = np.arange(1, 20_000, dtype=float)
+    for r in rows.merge(open_ref, on="subscription_id", suffixes=("", "_ref")).itertuples():
+        a, b = params[(r.plan_level, "alpha")], params[(r.plan_level, "beta")]
+        n = r.renewals_ref
+        ratio = np.exp(np.cumsum(np.log((b + n + k - 1) / (a + b + n + k - 1))))
+        derl = float(np.sum(ratio / (1 + d) ** (k - 1)))
+        assert r.derl == pytest.approx(derl, rel=1e-6)
+        assert r.clv == pytest.approx(round(r.monthly_amount * derl, 2), abs=0.011)
+        if a <= 1:
+            assert pd.isna(r.remaining)
+        else:
+            assert r.remaining == pytest.approx((b + n) / (a - 1), rel=1e-9)
+    # per customer and per segment: the sums of the subscriptions'
+    per_customer = dict(demo.query("select customer_id, contractual_clv from contractual_clv"))
+    expected = rows.groupby("customer_id")["clv"].sum().round(2).to_dict()
+    assert per_customer.keys() == expected.keys()
+    assert all(float(per_customer[c]) == pytest.approx(v, abs=0.005) for c, v in expected.items())
+    segments = demo.query("""
+        select s.clv_segment, s.plan_level, s.customers, s.total_contractual_clv,
+               (select count(*) from contractual_clv c where coalesce(c.clv_segment, '(no CLV segment)') = s.clv_segment and c.plan_level = s.plan_level),
+               (select sum(contractual_clv) from contractual_clv c where coalesce(c.clv_segment, '(no CLV segment)') = s.clv_segment and c.plan_level = s.plan_level)
+        from contractual_clv_segments s""")
+    assert segments and all(r[2] == r[4] and r[3] == r[5] for r in segments)
+    assert sum(r[2] for r in segments) == len(per_customer)
+
+
+@pytest.fixture(scope="module")
+def nexa_sat(tmp_path_factory):
+    result = run_dbt(tmp_path_factory.mktemp("contractual_nexa_sat"), vars={"dataset": "nexa_sat"},
+                     extra=["--select", "+subscription_residual_value", *PARTIAL])
+    assert result.returncode == 0, result.output[-4000:]
+    return result
+
+
+def test_nexa_sat_individual_level_sbg_per_plan_level(nexa_sat):
+    raw = pd.read_csv(PROJECT_DIR / "seeds" / "nexa_sat" / "nexa_sat_subscribers.csv")
+    # tenure n months: churned = lost at renewal n (renewals n - 1, P(T = n));
+    # not churned = in month n, n - 1 renewals survived (S(n - 1))
+    raw = raw[raw["Tenure_Months"] >= 1]
+    params = {(s, p): v for s, p, v in nexa_sat.query("select segment, parameter, value from sbg_parameters")}
+    for segment, g in {"all": raw, **{lvl: g for lvl, g in raw.groupby("Plan_Level")}}.items():
+        a, b = _sbg_mle(g["Tenure_Months"] - 1, g["Churn"] == 1)
+        assert params[(segment, "alpha")] == pytest.approx(a, rel=1e-4), segment
+        assert params[(segment, "beta")] == pytest.approx(b, rel=1e-4), segment
+    open_count = nexa_sat.scalar("select count(*) from subscription_residual_value")
+    assert open_count == int((raw["Churn"] == 0).sum())
