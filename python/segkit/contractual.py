@@ -91,6 +91,10 @@ def standard_errors(nll: Callable[[FloatArray], float], params: FloatArray) -> F
 # --------------------------------------------------------------------------- #
 # sBG
 # --------------------------------------------------------------------------- #
+#: alpha + beta above this: Beta(alpha, beta) is a point mass for every practical
+#: purpose (its sd is below 1% of a churn rate of 0.5), the sBG a plain geometric
+SBG_HOMOGENEOUS_ABOVE = 1e4
+
 @dataclass
 class ShiftedBetaGeometric:
     """sBG: each customer's churn probability theta at every renewal is constant,
@@ -108,11 +112,22 @@ class ShiftedBetaGeometric:
         return cls(alpha=float(alpha), beta=float(beta), converged_=True)
 
     @staticmethod
-    def _log_lik(alpha: float, beta: float, renewals: FloatArray, lost: FloatArray) -> FloatArray:
-        # lost at renewal t+1 after surviving t: P(T = t + 1) = B(a + 1, b + t) / B(a, b)
-        # still alive after t renewals:          S(t)         = B(a, b + t) / B(a, b)
-        base = betaln(alpha, beta)
-        return np.where(lost, betaln(alpha + 1, beta + renewals), betaln(alpha, beta + renewals)) - base
+    def _log_survival(alpha: float, beta: float, t: FloatArray) -> FloatArray:
+        """log S(t) = sum over j < t of log(1 - alpha / (alpha + beta + j)) (= log
+        B(alpha, beta + t) / B(alpha, beta)), summed term by term with log1p: exact
+        also where alpha and beta are huge (the geometric limit), where differences
+        of betaln lose every digit."""
+        t = np.asarray(t, dtype=np.int64)
+        top = int(t.max()) if t.size else 0
+        steps = np.log1p(-alpha / (alpha + beta + np.arange(top, dtype=np.float64)))
+        return np.concatenate([[0.0], np.cumsum(steps)])[t]
+
+    @classmethod
+    def _log_lik(cls, alpha: float, beta: float, renewals: FloatArray, lost: FloatArray) -> FloatArray:
+        # still alive after t renewals:          S(t)
+        # lost at renewal t+1 after surviving t: P(T = t + 1) = S(t) alpha / (alpha + beta + t)
+        log_s = cls._log_survival(alpha, beta, renewals)
+        return np.where(lost, log_s + np.log(alpha / (alpha + beta + renewals)), log_s)
 
     def fit(self, renewals: Any, is_lost: Any, weights: Any = None) -> "ShiftedBetaGeometric":
         t = np.asarray(renewals, dtype=np.float64)
@@ -144,8 +159,7 @@ class ShiftedBetaGeometric:
 
     def survival(self, t: Any) -> FloatArray:
         """S(t): the share of a starting cohort surviving t renewals."""
-        t = np.asarray(t, dtype=np.float64)
-        return np.exp(betaln(self.alpha, self.beta + t) - betaln(self.alpha, self.beta))
+        return np.exp(self._log_survival(self.alpha, self.beta, t))
 
     def retention_rate(self, t: Any) -> FloatArray:
         """r(t) = S(t) / S(t - 1) = (beta + t - 1) / (alpha + beta + t - 1), t >= 1."""
@@ -172,7 +186,12 @@ class ShiftedBetaGeometric:
             raise ValueError("the discount rate must be > 0 (the undiscounted residual lifetime may be infinite)")
         b = self.beta + n
         c = self.alpha + self.beta + n
-        return b / c * hyp2f1(1.0, b + 1.0, c + 1.0, 1.0 / (1.0 + discount_rate))
+        z = 1.0 / (1.0 + discount_rate)
+        if self.alpha + self.beta > SBG_HOMOGENEOUS_ABOVE:
+            # the geometric limit (constant retention r = b / c): sum r^k z^(k-1) = r / (1 - r z)
+            r = b / c
+            return r / (1.0 - r * z)
+        return b / c * hyp2f1(1.0, b + 1.0, c + 1.0, z)
 
 
 # --------------------------------------------------------------------------- #
@@ -322,6 +341,7 @@ def _not_fitted(model: str, segment: str, n: int, period: str, note: str) -> dic
 SBG_PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
 
+
 def sbg_period_name(settings: Mapping[str, Any]) -> str:
     period = str(_require(settings, "sbg_period"))
     if period not in SBG_PERIOD_MONTHS:
@@ -353,7 +373,15 @@ def fit_sbg_step(lifetimes: pd.DataFrame, settings: Mapping[str, Any]) -> pd.Dat
         try:
             fit = ShiftedBetaGeometric().fit(grouped["renewals_at_calibration"], grouped["is_lost_at_calibration"].astype(bool),
                                              weights=grouped["n"])
-            rows.extend(_model_rows("sbg", segment, fit, ("alpha", "beta"), period))
+            model_rows = _model_rows("sbg", segment, fit, ("alpha", "beta"), period)
+            if fit.alpha + fit.beta > SBG_HOMOGENEOUS_ABOVE:
+                note = (f"no heterogeneity in churn: alpha + beta = {fit.alpha + fit.beta:.3g} (the fit runs off to the "
+                        f"geometric limit; only the churn rate alpha / (alpha + beta) = {fit.alpha / (fit.alpha + fit.beta):.4f} "
+                        "is identified, the standard errors are not meaningful)")
+                _progress(f"sBG [{segment}]: {note}")
+                for r in model_rows:
+                    r["note"] = note
+            rows.extend(model_rows)
         except ValueError as exc:
             rows.append(_not_fitted("sbg", segment, len(g), period, str(exc)))
     _progress(f"sBG: {len(segments)} segment(s) fitted in {time.perf_counter() - started:.1f}s")

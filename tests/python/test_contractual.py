@@ -381,10 +381,18 @@ def test_nexa_sat_individual_level_sbg_per_plan_level(nexa_sat):
     # tenure n months: churned = lost at renewal n (renewals n - 1, P(T = n));
     # not churned = in month n, n - 1 renewals survived (S(n - 1))
     raw = raw[raw["Tenure_Months"] >= 1]
-    params = {(s, p): v for s, p, v in nexa_sat.query("select segment, parameter, value from sbg_parameters")}
+    params = {(s, p): (v, ll, note) for s, p, v, ll, note in nexa_sat.query(
+        "select segment, parameter, value, log_likelihood, note from sbg_parameters")}
     for segment, g in {"all": raw, **{lvl: g for lvl, g in raw.groupby("Plan_Level")}}.items():
-        a, b = _sbg_mle(g["Tenure_Months"] - 1, g["Churn"] == 1)
-        assert params[(segment, "alpha")] == pytest.approx(a, rel=1e-4), segment
-        assert params[(segment, "beta")] == pytest.approx(b, rel=1e-4), segment
+        # churn here is homogeneous: the likelihood's maximum is the geometric limit
+        # (alpha, beta -> infinity), where only the churn rate theta is identified;
+        # the reference is the geometric MLE: lost / (renewals survived + lost)
+        renewals, lost = g["Tenure_Months"] - 1, g["Churn"] == 1
+        theta = lost.sum() / (renewals.sum() + lost.sum())
+        geometric_ll = lost.sum() * np.log(theta) + renewals.sum() * np.log(1 - theta)
+        a, b = params[(segment, "alpha")][0], params[(segment, "beta")][0]
+        assert a / (a + b) == pytest.approx(theta, rel=1e-3), segment
+        assert params[(segment, "alpha")][1] == pytest.approx(geometric_ll, abs=0.05), segment
+        assert "no heterogeneity" in params[(segment, "alpha")][2], segment
     open_count = nexa_sat.scalar("select count(*) from subscription_residual_value")
     assert open_count == int((raw["Churn"] == 0).sum())

@@ -106,8 +106,10 @@ final as (
             when min(rated.actual_retention_rate) over w = 0 then 0.0
             else exp(sum(ln(rated.actual_retention_rate)) over w)
         end, 10)                                                        as actual_survival,
-        round(exp(lgamma(p.beta + rated.period) + lgamma(p.alpha + p.beta)
-                  - lgamma(p.beta) - lgamma(p.alpha + p.beta + rated.period)), 10) as fitted_survival
+        -- S(t) = the product of r(1..t), summed in logs (lgamma differences lose
+        -- every digit when alpha and beta are huge, the geometric limit)
+        round(exp(sum(case when rated.period >= 1
+                           then ln(1 - p.alpha / (p.alpha + p.beta + rated.period - 1)) else 0 end) over w), 10) as fitted_survival
     from rated
     left join parameters as p on p.segment = rated.segment
     -- a period whose renewal nobody in the cohort has reached yet has no rate

@@ -113,10 +113,12 @@ final as (
             else exp(sum(ln(rated.actual_retention_rate)) over w)
         end, 10)                                                        as actual_survival,
         round(case when rated.period >= 1 then (p.beta + rated.period - 1) / (p.alpha + p.beta + rated.period - 1) end, 10) as fitted_retention_rate,
-        round(exp(lgamma(p.beta + rated.period) + lgamma(p.alpha + p.beta)
-                  - lgamma(p.beta) - lgamma(p.alpha + p.beta + rated.period)), 10) as fitted_survival,
-        round(rated.periods_at_start * exp(lgamma(p.beta + rated.period) + lgamma(p.alpha + p.beta)
-                  - lgamma(p.beta) - lgamma(p.alpha + p.beta + rated.period)), 4) as fitted_survivors
+        -- S(t) = the product of r(1..t), summed in logs (lgamma differences lose
+        -- every digit when alpha and beta are huge, the geometric limit)
+        round(exp(sum(case when rated.period >= 1
+                           then ln(1 - p.alpha / (p.alpha + p.beta + rated.period - 1)) else 0 end) over w), 10) as fitted_survival,
+        round(rated.periods_at_start * exp(sum(case when rated.period >= 1
+                           then ln(1 - p.alpha / (p.alpha + p.beta + rated.period - 1)) else 0 end) over w), 4) as fitted_survivors
     from rated
     left join parameters as p on p.segment = rated.segment
     window w as (partition by rated.segment order by rated.period rows between unbounded preceding and current row)
