@@ -21,9 +21,8 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from dbt_harness import PROJECT_DIR, run_dbt
+from dbt_harness import PROJECT_DIR, partial_build
 
-PARTIAL = ["--indirect-selection", "cautious"]
 
 # Fader & Hardie (2007): survivors at the end of years 0..12 (the paper's table).
 SURVIVORS = {
@@ -136,10 +135,7 @@ def test_a_model_the_data_cannot_support_is_one_row_with_the_reason():
 # --------------------------------------------------------------------------- #
 @pytest.fixture(scope="module")
 def fader_hardie(tmp_path_factory):
-    result = run_dbt(tmp_path_factory.mktemp("fader_hardie_2007"), vars={"dataset": "fader_hardie_2007"},
-                     extra=["--select", "+sbg_survival", *PARTIAL])
-    assert result.returncode == 0, result.output[-4000:]
-    return result
+    return partial_build(tmp_path_factory.mktemp("fader_hardie_2007"), "+sbg_survival", dataset="fader_hardie_2007")
 
 
 def test_fader_hardie_2007_subscriptions_reproduce_the_survivor_table(fader_hardie):
@@ -185,10 +181,7 @@ def test_sbg_through_dbt_reproduces_the_paper_estimates_and_projection(fader_har
 
 @pytest.fixture(scope="module")
 def donations(tmp_path_factory):
-    result = run_dbt(tmp_path_factory.mktemp("donations"), vars={"dataset": "donations"},
-                     extra=["--select", "+customer_bgbb", *PARTIAL])
-    assert result.returncode == 0, result.output[-4000:]
-    return result
+    return partial_build(tmp_path_factory.mktemp("donations"), "+customer_bgbb", dataset="donations")
 
 
 def test_donations_transactions_give_back_the_summary(donations):
@@ -256,10 +249,7 @@ def _monthly_cycles(started_at: pd.Timestamp, stop: pd.Timestamp) -> int:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    result = run_dbt(tmp_path_factory.mktemp("contractual_demo"), vars={"dataset": "demo"},
-                     extra=["--select", "+contractual_clv_segments", "+sbg_cohort_survival", "+sbg_survival", *PARTIAL])
-    assert result.returncode == 0, result.output[-4000:]
-    return result
+    return partial_build(tmp_path_factory.mktemp("contractual_demo"), "+contractual_clv_segments +sbg_cohort_survival +sbg_survival", dataset="demo")
 
 
 def _demo_lifetimes(demo) -> pd.DataFrame:
@@ -370,10 +360,7 @@ def test_demo_contractual_clv_is_monthly_amount_times_derl(demo):
 
 @pytest.fixture(scope="module")
 def nexa_sat(tmp_path_factory):
-    result = run_dbt(tmp_path_factory.mktemp("contractual_nexa_sat"), vars={"dataset": "nexa_sat"},
-                     extra=["--select", "+subscription_residual_value", *PARTIAL])
-    assert result.returncode == 0, result.output[-4000:]
-    return result
+    return partial_build(tmp_path_factory.mktemp("contractual_nexa_sat"), "+subscription_residual_value", dataset="nexa_sat")
 
 
 def test_nexa_sat_individual_level_sbg_per_plan_level(nexa_sat):
