@@ -1,0 +1,223 @@
+"""Pareto/NBD and MBG/NBD beside BG/NBD (issue 13): the fitters against the
+published CDNOW estimates and closed forms written out here independently, then
+the same estimates through `dbt build` on the CDNOW dataset."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import betaln, gammaln, hyp2f1
+
+from dbt_harness import PROJECT_DIR, run_dbt
+from segkit.btyd_family import BGNBDModel, ModifiedBetaGeoFitter, ParetoNBDFitter
+
+PARTIAL = ["--indirect-selection", "cautious"]
+# Fader, Hardie & Lee, "A note on deriving the Pareto/NBD model" (CDNOW, 39 weeks)
+PARETO_PUBLISHED = {"r": 0.5533, "alpha": 10.5776, "s": 0.6061, "beta": 11.6650}
+PARETO_PUBLISHED_LL = -9594.98
+# BTYDplus on CDNOW, as lifetimes pins it (test_params_out_is_close_to_BTYDplus)
+MBG_BTYDPLUS = {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}
+
+
+def _cdnow_summary() -> pd.DataFrame:
+    """(x, t_x, T) in weeks at 1997-09-30 from the raw CDNOW file, computed here:
+    one purchase per customer per day, durations in days / 7."""
+    rows = [line.split() for line in open(PROJECT_DIR / "tests" / "data" / "cdnow" / "CDNOW_sample.txt") if line.strip()]
+    tx = pd.DataFrame({"id": [r[0] for r in rows], "date": pd.to_datetime([r[2] for r in rows], format="%Y%m%d")})
+    tx = tx[tx["date"] <= "1997-09-30"].drop_duplicates()
+    g = tx.groupby("id")["date"]
+    first, last, n = g.min(), g.max(), g.nunique()
+    end = pd.Timestamp("1997-09-30")
+    return pd.DataFrame({"x": n - 1, "t_x": (last - first).dt.days / 7, "T": (end - first).dt.days / 7})
+
+
+@pytest.fixture(scope="module")
+def cdnow_grouped():
+    s = _cdnow_summary()
+    assert len(s) == 2357
+    return s.groupby(["x", "t_x", "T"]).size().reset_index(name="n")
+
+
+# -- the fitters, in Python --------------------------------------------------
+
+def test_pareto_nbd_reproduces_the_published_cdnow_estimates(cdnow_grouped):
+    g = cdnow_grouped
+    m = ParetoNBDFitter().fit(g["x"], g["t_x"], g["T"], weights=g["n"])
+    p = m.params_
+    assert abs(p["r"] - PARETO_PUBLISHED["r"]) < 5e-4
+    assert abs(p["alpha"] - PARETO_PUBLISHED["alpha"]) < 5e-3
+    assert abs(p["s"] - PARETO_PUBLISHED["s"]) < 1e-3
+    # the likelihood is flat in beta: 4 significant figures
+    assert abs(p["beta"] / PARETO_PUBLISHED["beta"] - 1) < 5e-4
+    assert abs(m.log_likelihood_ - PARETO_PUBLISHED_LL) < 0.02
+    assert m.converged_
+
+
+def test_mbg_nbd_reproduces_btydplus_on_cdnow(cdnow_grouped):
+    g = cdnow_grouped
+    m = ModifiedBetaGeoFitter().fit(g["x"], g["t_x"], g["T"], weights=g["n"])
+    for k, v in MBG_BTYDPLUS.items():
+        assert abs(m.params_[k] - v) < 1.5e-3, (k, m.params_[k], v)
+
+
+def _pareto_ll_direct(params, x, t_x, T):
+    """Note 009 eq. (22)-(23) written directly (no Euler transformation, no log space)."""
+    r, alpha, s, beta = params
+    if alpha >= beta:
+        F = lambda t: hyp2f1(r + s + x, s + 1, r + s + x + 1, (alpha - beta) / (alpha + t)) / (alpha + t) ** (r + s + x)
+    else:
+        F = lambda t: hyp2f1(r + s + x, r + x, r + s + x + 1, (beta - alpha) / (beta + t)) / (beta + t) ** (r + s + x)
+    a0 = F(t_x) - F(T)
+    like = math.exp(gammaln(r + x) - gammaln(r)) * alpha ** r * beta ** s * (
+        1 / ((alpha + T) ** (r + x) * (beta + T) ** s) + s / (r + s + x) * a0)
+    return math.log(like)
+
+
+@pytest.mark.parametrize("params", [(0.55, 10.58, 0.61, 11.67), (0.55, 11.67, 0.61, 10.58), (1.2, 3.0, 2.5, 3.0)])
+def test_pareto_log_likelihood_equals_the_direct_form_for_both_orders_of_alpha_and_beta(params):
+    x = np.array([0.0, 1.0, 2.0, 7.0, 15.0])
+    t_x = np.array([0.0, 5.0, 30.43, 20.0, 35.0])
+    T = np.array([38.86, 30.0, 38.86, 39.0, 36.0])
+    ours = ParetoNBDFitter.log_likelihood_rows(np.array(params), x, t_x, T)
+    direct = [_pareto_ll_direct(params, *v) for v in zip(x, t_x, T)]
+    np.testing.assert_allclose(ours, direct, rtol=1e-10)
+
+
+def test_pareto_log_a0_stays_finite_for_heavy_buyers():
+    # lifetimes' test_overflow_error: x in the hundreds, alpha tiny
+    params = np.array([10.465, 7.98565181e-03, 3.0516, 2.820])
+    la0 = ParetoNBDFitter._log_A0(params, np.array([400.0, 500.0, 500.0]), np.array([5.0, 1.0, 4.0]),
+                                  np.array([6.0, 37.0, 37.0]))
+    assert np.all(np.isfinite(la0)) and np.all(la0 < 0)
+
+
+def test_pareto_conditional_quantities_equal_the_closed_forms():
+    r, alpha, s, beta = 0.5533, 10.5776, 0.6061, 11.6650
+    m = ParetoNBDFitter.from_params(r=r, alpha=alpha, s=s, beta=beta)
+    x, t_x, T, t = 2.0, 30.43, 38.86, 39.0
+    a0 = (hyp2f1(r + s + x, s + 1, r + s + x + 1, (alpha - beta) / (alpha + t_x)) / (alpha + t_x) ** (r + s + x)
+          - hyp2f1(r + s + x, s + 1, r + s + x + 1, (alpha - beta) / (alpha + T)) / (alpha + T) ** (r + s + x))
+    p_alive = 1 / (1 + s / (r + s + x) * (alpha + T) ** (r + x) * (beta + T) ** s * a0)
+    assert m.conditional_probability_alive(x, t_x, T)[0] == pytest.approx(p_alive, rel=1e-10)
+    e = (r + x) * (beta + T) / ((alpha + T) * (s - 1)) * (1 - ((beta + T) / (beta + T + t)) ** (s - 1)) * p_alive
+    assert m.conditional_expected_number_of_purchases_up_to_time(t, x, t_x, T)[0] == pytest.approx(e, rel=1e-10)
+    e0 = r * beta / (alpha * (s - 1)) * (1 - (beta / (beta + t)) ** (s - 1))
+    assert m.expected_number_of_purchases_up_to_time(t)[0] == pytest.approx(e0, rel=1e-12)
+
+
+def test_mbg_nbd_expected_purchases_match_hardies_sheet():
+    # lifetimes' test_expectation_returns_same_value_Hardie_excel_sheet (rtol 5%)
+    m = ModifiedBetaGeoFitter.from_params(**MBG_BTYDPLUS)
+    times = np.array([0.1429, 1.0, 3.00, 31.8571, 32.00, 78.00])
+    expected = np.array([0.0078, 0.0532, 0.1506, 1.0405, 1.0437, 1.8576])
+    np.testing.assert_allclose(m.expected_number_of_purchases_up_to_time(times), expected, rtol=0.05)
+
+
+def test_mbg_nbd_conditional_quantities_equal_the_closed_forms():
+    r, alpha, a, b = 0.525, 6.183, 0.891, 1.614
+    m = ModifiedBetaGeoFitter.from_params(r=r, alpha=alpha, a=a, b=b)
+    for x, t_x, T, t in [(0.0, 0.0, 38.86, 39.0), (2.0, 30.43, 38.86, 39.0), (9.0, 36.0, 38.0, 52.0)]:
+        p_alive = 1 / (1 + a / (b + x) * ((alpha + T) / (alpha + t_x)) ** (r + x))
+        assert m.conditional_probability_alive(x, t_x, T)[0] == pytest.approx(p_alive, rel=1e-12)
+        e = ((a + b + x) / (a - 1) * (1 - hyp2f1(r + x, b + x + 1, a + b + x, t / (alpha + T + t))
+                                      * ((alpha + T) / (alpha + t + T)) ** (r + x)) * p_alive)
+        assert m.conditional_expected_number_of_purchases_up_to_time(t, x, t_x, T)[0] == pytest.approx(e, rel=1e-9)
+    # a one-time buyer is not certainly alive under MBG/NBD (BG/NBD says 1)
+    assert m.conditional_probability_alive(0, 0, 38.86)[0] < 1
+    assert BGNBDModel.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426).conditional_probability_alive(0, 0, 38.86)[0] == 1
+
+
+@pytest.mark.parametrize("model", [
+    BGNBDModel.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426),
+    ModifiedBetaGeoFitter.from_params(**MBG_BTYDPLUS),
+    ParetoNBDFitter.from_params(**PARETO_PUBLISHED),
+    ParetoNBDFitter.from_params(r=0.5533, alpha=11.665, s=0.6061, beta=10.5776),  # alpha >= beta branch
+])
+def test_period_pmf_is_a_distribution_whose_mean_is_the_expected_purchases(model):
+    t = np.array([5.0, 39.0, 78.0])
+    pmf = np.array([model.probability_of_n_purchases_up_to_time(t, n) for n in range(250)])
+    assert np.all(pmf > -1e-12)
+    np.testing.assert_allclose(pmf.sum(axis=0), 1.0, atol=1e-6)
+    np.testing.assert_allclose((np.arange(250)[:, None] * pmf).sum(axis=0),
+                               model.expected_number_of_purchases_up_to_time(t), rtol=1e-5)
+
+
+def test_bgnbd_pmf_equals_r_btyd():
+    # R BTYD's bgnbd.pmf (lifetimes' test_probability_of_n_purchases_up_to_time_same_as_R_BTYD)
+    m = BGNBDModel.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426)
+    assert abs(m.probability_of_n_purchases_up_to_time(2, 10)[0] - 1.07869e-07) < 1e-10
+
+
+def test_standard_errors_are_the_inverse_hessian_of_an_independent_likelihood(cdnow_grouped):
+    """The MBG/NBD likelihood written here from Batislam et al. (2007), its Hessian by
+    a different finite-difference scheme (forward differences of a central gradient)."""
+    g = cdnow_grouped
+    m = ModifiedBetaGeoFitter().fit(g["x"], g["t_x"], g["T"], weights=g["n"])
+    x, t_x, T, w = (g[c].to_numpy(float) for c in ("x", "t_x", "T", "n"))
+
+    def nll(th):
+        r, alpha, a, b = th
+        ll = (gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x + 1) - betaln(a, b)
+              - (r + x) * np.log(alpha + T)
+              + np.log1p(a / (b + x) * ((alpha + T) / (alpha + t_x)) ** (r + x)))
+        return -float(w @ ll)
+
+    th = np.array([m.params_[k] for k in ("r", "alpha", "a", "b")])
+
+    def grad(v):
+        out = np.empty(4)
+        for i in range(4):
+            h = 1e-5 * v[i]
+            e = np.zeros(4); e[i] = h
+            out[i] = (nll(v + e) - nll(v - e)) / (2 * h)
+        return out
+
+    H = np.empty((4, 4))
+    for j in range(4):
+        h = 1e-4 * th[j]
+        e = np.zeros(4); e[j] = h
+        H[:, j] = (grad(th + e) - grad(th - e)) / (2 * h)
+    se = np.sqrt(np.diag(np.linalg.inv((H + H.T) / 2)))
+    np.testing.assert_allclose([m.std_errors_[k] for k in ("r", "alpha", "a", "b")], se, rtol=2e-3)
+    assert m.aic_ == pytest.approx(8 - 2 * m.log_likelihood_)
+    assert m.bic_ == pytest.approx(4 * math.log(2357) - 2 * m.log_likelihood_)
+
+
+# -- through dbt build: the CDNOW dataset ------------------------------------
+
+@pytest.fixture(scope="module")
+def cdnow_params(tmp_path_factory):
+    result = run_dbt(tmp_path_factory.mktemp("btyd_family_cdnow"), vars={"dataset": "cdnow"},
+                     extra=["--select", "+clv_forecast_parameters", *PARTIAL])
+    assert result.returncode == 0, result.output[-4000:]
+    return result
+
+
+def test_dbt_build_fits_pareto_and_mbg_nbd_on_cdnow(cdnow_params):
+    rows = cdnow_params.query("select model, parameter, value, std_error, log_likelihood, aic, bic, n_parameters, "
+                              "n_customers from clv_forecast_parameters where model in ('pareto_nbd', 'mbg_nbd')")
+    by = {(m, p): (v, se, ll, aic, bic, k, n) for m, p, v, se, ll, aic, bic, k, n in rows}
+    for k, v in PARETO_PUBLISHED.items():
+        got = by[("pareto_nbd", k)][0]
+        assert abs(got / v - 1) < 5e-4, (k, got, v)
+    for k, v in MBG_BTYDPLUS.items():
+        assert abs(by[("mbg_nbd", k)][0] - v) < 1.5e-3, (k, by[("mbg_nbd", k)][0], v)
+    ll = by[("pareto_nbd", "r")][2]
+    assert abs(ll - PARETO_PUBLISHED_LL) < 0.02
+    for (model, _), (v, se, ll, aic, bic, k, n) in by.items():
+        assert n == 2357 and k == 4 and se > 0
+        assert aic == pytest.approx(2 * k - 2 * ll) and bic == pytest.approx(k * math.log(n) - 2 * ll)
+
+
+def test_dbt_build_keeps_the_bgnbd_and_gamma_gamma_rows(cdnow_params):
+    p = {(m, k): v for m, k, v in cdnow_params.query(
+        "select model, parameter, value from clv_forecast_parameters where model in ('bg_nbd', 'gamma_gamma')")}
+    published = {("bg_nbd", "r"): 0.243, ("bg_nbd", "alpha"): 4.414, ("bg_nbd", "a"): 0.793, ("bg_nbd", "b"): 2.426,
+                 ("gamma_gamma", "p"): 6.25, ("gamma_gamma", "q"): 3.74, ("gamma_gamma", "v"): 15.44}
+    assert set(p) == set(published)
+    for key, value in published.items():
+        assert float(f"{p[key]:.3g}") == float(f"{value:.3g}"), key
+    assert cdnow_params.scalar("select count(*) from clv_forecast_parameters where std_error is null "
+                               "or aic is null or bic is null") == 0
