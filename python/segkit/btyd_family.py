@@ -567,3 +567,141 @@ def fit_parameters_step(rfm, settings):
                              bic=fitted.bic_, n_parameters=len(fitted.param_names)))
     extra = pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=base[c].dtype) for c in base.columns})
     return pd.concat([base, extra], ignore_index=True)
+
+
+# --------------------------------------------------------------------------- #
+# calibration / holdout validation steps
+# --------------------------------------------------------------------------- #
+HISTOGRAM_MAX = 7   # the period-transactions histogram: 0, 1, ..., 6 and 7+
+CALIBRATION_COLUMNS = {"model": "string", "parameter": "string", "value": "float64", "std_error": "float64",
+                       "log_likelihood": "float64", "aic": "float64", "bic": "float64", "n_parameters": "Int64",
+                       "n_customers": "Int64", "converged": "boolean", "note": "string"}
+
+
+def _frame(rows, columns):
+    import pandas as pd
+    return pd.DataFrame({c: pd.Series([r[i] for r in rows], dtype=t) for i, (c, t) in enumerate(columns.items())})
+
+
+def _calibration_frame(cal):
+    out = cal.rename(columns={c: c.lower() for c in cal.columns})
+    for c in ("frequency_cal", "recency_cal", "t_cal", "frequency_holdout", "duration_holdout"):
+        out[c] = out[c].astype("float64")
+    return out
+
+
+def calibration_parameters_step(cal, settings):
+    """Fit the three models on the calibration summaries (weighted unique rows)."""
+    from segkit.dbt_steps import _require, progress
+
+    frame = _calibration_frame(cal)
+    penalizer = float(_require(settings, "clv_forecast_penalizer"))
+    rows = []
+    if frame.empty:
+        fits = {m: "no customer with a purchase by the calibration end" for m in FAMILY}
+    else:
+        grouped = _grouped_rfm(frame, "frequency_cal", "recency_cal", "t_cal")
+        fits = fit_family(grouped, penalizer, models=FAMILY, progress=progress)
+    for name in FAMILY:
+        fitted = fits[name]
+        if isinstance(fitted, str):
+            rows.append((name, None, None, None, None, None, None, None, len(frame), False, fitted))
+            continue
+        for p in fitted.param_names:
+            rows.append((name, p, fitted.params_[p], fitted.std_errors_[p], fitted.log_likelihood_, fitted.aic_,
+                         fitted.bic_, len(fitted.param_names), int(round(fitted.n_)), fitted.converged_, None))
+    return _frame(rows, CALIBRATION_COLUMNS)
+
+
+def _fitted_models(params) -> dict[str, _Family]:
+    p = params.rename(columns={c: c.lower() for c in params.columns})
+    p = p[p["parameter"].notna()]
+    return {m: make_model(m, dict(zip(g["parameter"], g["value"].astype(float))))
+            for m, g in p.groupby("model", sort=True)}
+
+
+def holdout_predictions_step(cal, params):
+    """Per model and unique (frequency_cal, recency_cal, T_cal, duration_holdout):
+    E[X(T, T+duration) | calibration summary] and P(alive) at the calibration end."""
+    import pandas as pd
+
+    frame = _calibration_frame(cal)
+    keys = ["frequency_cal", "recency_cal", "t_cal", "duration_holdout"]
+    u = frame.groupby(keys, sort=True).size().reset_index(name="n_customers")
+    parts = []
+    for name, model in _fitted_models(params).items():
+        parts.append(pd.DataFrame({
+            "model": pd.Series([name] * len(u), dtype="string"),
+            "frequency_cal": u["frequency_cal"].astype("int64"), "recency_cal": u["recency_cal"],
+            "T_cal": u["t_cal"], "duration_holdout": u["duration_holdout"],
+            "n_customers": u["n_customers"].astype("int64"),
+            "predicted_holdout_purchases": model.conditional_expected_number_of_purchases_up_to_time(
+                u["duration_holdout"].to_numpy(), u["frequency_cal"], u["recency_cal"], u["t_cal"]),
+            "probability_alive_cal": model.conditional_probability_alive(u["frequency_cal"], u["recency_cal"], u["t_cal"]),
+        }))
+    if not parts:
+        return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in {
+            "model": "string", "frequency_cal": "int64", "recency_cal": "float64", "T_cal": "float64",
+            "duration_holdout": "float64", "n_customers": "int64", "predicted_holdout_purchases": "float64",
+            "probability_alive_cal": "float64"}.items()})
+    return pd.concat(parts, ignore_index=True)
+
+
+def expected_tracking_step(cal, params, settings):
+    """Expected cumulative repeat purchases of the calibration cohort at the end of
+    each week (lifetimes' expected_cumulative_transactions): week w covers the
+    days start .. start + 7w - 1 (start = the cohort's earliest first purchase
+    period); expected(w) = sum over customers whose first purchase period is
+    before start + 7w of E[X(t)], t = (start + 7w - first period) in the BTYD unit.
+    Weeks run while they end by the as-of date."""
+    import pandas as pd
+
+    from segkit.dbt_steps import rfm_unit_days
+
+    frame = _calibration_frame(cal)
+    cols = {"model": "string", "week": "int64", "week_end": "datetime64[s]", "expected_cumulative": "float64"}
+    if frame.empty:
+        return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in cols.items()})
+    first = pd.to_datetime(frame["first_period_start"])
+    start = first.min()
+    end = pd.to_datetime(frame["observation_end"]).iloc[0]
+    n_weeks = int(((end - start).days + 1) // 7)
+    births = first.groupby(first).size().sort_index()
+    birth_days = np.asarray((births.index - start).days, dtype=np.float64)
+    counts = births.to_numpy(dtype=np.float64)
+    unit = rfm_unit_days(settings)
+    parts = []
+    weeks = np.arange(1, n_weeks + 1)
+    for name, model in _fitted_models(params).items():
+        values = []
+        for w_ in weeks:
+            day = 7.0 * w_
+            born = birth_days < day
+            t = (day - birth_days[born]) / unit
+            values.append(float(np.dot(model.expected_number_of_purchases_up_to_time(t), counts[born])))
+        parts.append(pd.DataFrame({"model": pd.Series([name] * len(weeks), dtype="string"), "week": weeks.astype("int64"),
+                                   "week_end": (start + pd.to_timedelta(7 * weeks - 1, unit="D")).astype("datetime64[s]"),
+                                   "expected_cumulative": values}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({c: pd.Series([], dtype=t) for c, t in cols.items()})
+
+
+def expected_period_counts_step(cal, params):
+    """Expected customers with x = 0..6 repeat purchases in the calibration period,
+    sum_i P(X(T_i) = x) over the customers' calibration ages T_i, and 7+ = the rest."""
+    import pandas as pd
+
+    frame = _calibration_frame(cal)
+    Ts = frame.groupby("t_cal", sort=True).size()
+    T_vals, n = Ts.index.to_numpy(dtype=np.float64), Ts.to_numpy(dtype=np.float64)
+    rows = []
+    for name, model in _fitted_models(params).items():
+        total = 0.0
+        for x in range(HISTOGRAM_MAX):
+            e = float(np.dot(model.probability_of_n_purchases_up_to_time(T_vals, x), n))
+            total += e
+            rows.append((name, x, str(x), e))
+        rows.append((name, HISTOGRAM_MAX, f"{HISTOGRAM_MAX}+", float(n.sum()) - total))
+    return pd.DataFrame({"model": pd.Series([r[0] for r in rows], dtype="string"),
+                         "frequency_bucket": pd.Series([r[1] for r in rows], dtype="int64"),
+                         "frequency_label": pd.Series([r[2] for r in rows], dtype="string"),
+                         "expected_customers": pd.Series([r[3] for r in rows], dtype="float64")})
