@@ -221,3 +221,139 @@ def test_dbt_build_keeps_the_bgnbd_and_gamma_gamma_rows(cdnow_params):
         assert float(f"{p[key]:.3g}") == float(f"{value:.3g}"), key
     assert cdnow_params.scalar("select count(*) from clv_forecast_parameters where std_error is null "
                                "or aic is null or bic is null") == 0
+
+
+# -- the calibration/holdout tables on CDNOW (39 + 39 weeks), through dbt build --
+
+CAL_END, OBS_END = "1997-09-30", "1998-06-30"
+
+
+def _cdnow_days() -> pd.DataFrame:
+    """Raw CDNOW: one row per customer and purchase day, up to the observation end."""
+    rows = [line.split() for line in open(PROJECT_DIR / "tests" / "data" / "cdnow" / "CDNOW_sample.txt") if line.strip()]
+    tx = pd.DataFrame({"id": [int(r[1]) for r in rows], "date": pd.to_datetime([r[2] for r in rows], format="%Y%m%d")})
+    return tx[tx["date"] <= OBS_END].drop_duplicates().sort_values(["id", "date"])
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory):
+    result = run_dbt(tmp_path_factory.mktemp("btyd_family_split"),
+                     vars={"dataset": "cdnow", "as_of_date": OBS_END, "clv_calibration_end": CAL_END},
+                     extra=["--select", "+clv_model_comparison", "+clv_holdout_by_frequency", "+clv_repeat_tracking",
+                            "+clv_period_histogram", *PARTIAL])
+    assert result.returncode == 0, result.output[-4000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def pandas_split():
+    days = _cdnow_days()
+    cal = days[days["date"] <= CAL_END]
+    g = cal.groupby("id")["date"]
+    first = g.min()
+    out = pd.DataFrame({"x": g.nunique() - 1, "t_x": (g.max() - first).dt.days / 7,
+                        "T": (pd.Timestamp(CAL_END) - first).dt.days / 7, "first": first})
+    hold = days[days["date"] > CAL_END].groupby("id").size()
+    out["x_holdout"] = hold.reindex(out.index, fill_value=0)
+    return out, days
+
+
+def _calibration_params(split, model):
+    return {p: v for p, v in split.query(f"select parameter, value from clv_calibration_parameters where model = '{model}'")}
+
+
+def _bg_expected(params, t):
+    r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
+    return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, t / (alpha + t)))
+
+
+def _bg_conditional(params, t, x, t_x, T):
+    r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
+    term = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
+    odds = np.where(x > 0, a / np.maximum(b + x - 1, 1e-12) * ((alpha + T) / (alpha + t_x)) ** (r + x), 0.0)
+    return (a + b + x - 1) / (a - 1) * term / (1 + odds)
+
+
+def test_holdout_purchases_equal_the_raw_file(split, pandas_split):
+    ref, _ = pandas_split
+    rows = split.query("select customer_id, frequency_cal, recency_cal, T_cal, frequency_holdout, duration_holdout "
+                       "from clv_calibration_holdout")
+    got = pd.DataFrame(rows, columns=["id", "x", "t_x", "T", "x_holdout", "d"]).assign(id=lambda d: d["id"].astype(int)).set_index("id").sort_index()
+    assert len(got) == len(ref) == 2357
+    np.testing.assert_array_equal(got["x"], ref["x"])
+    np.testing.assert_allclose(got["t_x"], ref["t_x"])
+    np.testing.assert_allclose(got["T"], ref["T"])
+    np.testing.assert_array_equal(got["x_holdout"], ref["x_holdout"])
+    assert set(got["d"]) == {39.0} and int(ref["x_holdout"].sum()) == 1882  # FHL 2005: 1,882 holdout repeat purchases
+
+
+def test_calibration_fits_reproduce_the_published_estimates(split):
+    pareto = _calibration_params(split, "pareto_nbd")
+    bg = _calibration_params(split, "bg_nbd")
+    assert abs(pareto["r"] - 0.5533) < 5e-4 and abs(pareto["s"] - 0.6061) < 1e-3
+    assert float(f"{bg['alpha']:.4g}") == 4.414 and float(f"{bg['b']:.4g}") == 2.426
+
+
+def test_holdout_by_frequency_and_the_holdout_error(split, pandas_split):
+    ref, _ = pandas_split
+    bg = _calibration_params(split, "bg_nbd")
+    ref = ref.assign(bucket=ref["x"].clip(upper=7),
+                     pred=_bg_conditional(bg, 39.0, ref["x"].to_numpy(float), ref["t_x"].to_numpy(), ref["T"].to_numpy()))
+    expected = ref.groupby("bucket").agg(n=("x", "size"), actual=("x_holdout", "mean"), pred=("pred", "mean"))
+    rows = split.query("select frequency_bucket, n_customers, actual_mean_holdout_purchases, predicted_mean_holdout_purchases "
+                       "from clv_holdout_by_frequency where model = 'bg_nbd' order by 1")
+    assert [r[0] for r in rows] == list(range(8))
+    for bucket, n, actual, pred in rows:
+        assert n == expected.loc[bucket, "n"]
+        assert actual == pytest.approx(expected.loc[bucket, "actual"], abs=1e-9)
+        assert pred == pytest.approx(expected.loc[bucket, "pred"], rel=1e-7)
+    mae = float((ref["pred"] - ref["x_holdout"]).abs().mean())
+    assert split.scalar("select holdout_mae from clv_model_comparison where model = 'bg_nbd'") == pytest.approx(mae, rel=1e-7)
+    # the ranking: lowest holdout error first, one rank per model
+    ranked = split.query("select model, holdout_mae, holdout_rank from clv_model_comparison order by holdout_rank")
+    assert [r[2] for r in ranked] == [1, 2, 3]
+    assert [r[1] for r in ranked] == sorted(r[1] for r in ranked)
+
+
+def test_weekly_tracking_equals_an_independent_computation(split, pandas_split):
+    ref, days = pandas_split
+    bg = _calibration_params(split, "bg_nbd")
+    start = ref["first"].min()
+    first_day = days.groupby("id")["date"].transform("min")
+    repeat = days[(days["date"] > first_day) & days["id"].isin(ref.index)]
+    week_of = ((repeat["date"] - start).dt.days // 7 + 1).value_counts().sort_index()
+    births = ((ref["first"] - start).dt.days).value_counts().sort_index()
+    rows = split.query("select week, actual_cumulative, expected_cumulative, actual_incremental, is_calibration "
+                       "from clv_repeat_tracking where model = 'bg_nbd' order by week")
+    assert len(rows) == 78
+    for week, actual_cum, expected_cum, actual_inc, is_cal in rows:
+        assert actual_inc == week_of.get(week, 0)
+        assert actual_cum == int(week_of[week_of.index <= week].sum())
+        born = births[births.index < 7 * week]
+        e = float(sum(n * _bg_expected(bg, (7 * week - d) / 7) for d, n in born.items()))
+        assert expected_cum == pytest.approx(e, rel=1e-9)
+        assert is_cal == (week <= 39)
+    assert rows[38][1] == 2457  # FHL 2005: 2,457 repeat purchases in the 39 calibration weeks
+
+
+def test_period_histogram_equals_an_independent_computation(split, pandas_split):
+    ref, _ = pandas_split
+    bg = _calibration_params(split, "bg_nbd")
+    r, alpha, a, b = (bg[k] for k in ("r", "alpha", "a", "b"))
+
+    def pmf(x, t):  # FHL 2005 eq. (8)
+        nb = lambda j: math.exp(gammaln(r + j) - gammaln(r) - gammaln(j + 1)) * (alpha / (alpha + t)) ** r * (t / (alpha + t)) ** j
+        p = math.exp(betaln(a, b + x) - betaln(a, b)) * nb(x)
+        if x > 0:
+            p += math.exp(betaln(a + 1, b + x - 1) - betaln(a, b)) * (1 - sum(nb(j) for j in range(x)))
+        return p
+
+    actual = ref["x"].clip(upper=7).value_counts()
+    rows = split.query("select frequency_bucket, frequency_label, actual_customers, expected_customers "
+                       "from clv_period_histogram where model = 'bg_nbd' order by 1")
+    assert [r_[1] for r_ in rows] == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    expected = {x: sum(pmf(x, T) for T in ref["T"]) for x in range(7)}
+    expected[7] = len(ref) - sum(expected.values())
+    for bucket, _, act, exp in rows:
+        assert act == actual[bucket]
+        assert exp == pytest.approx(expected[bucket], rel=1e-7)
