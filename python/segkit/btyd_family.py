@@ -705,3 +705,63 @@ def expected_period_counts_step(cal, params):
                          "frequency_bucket": pd.Series([r[1] for r in rows], dtype="int64"),
                          "frequency_label": pd.Series([r[2] for r in rows], dtype="string"),
                          "expected_customers": pd.Series([r[3] for r in rows], dtype="float64")})
+
+
+# --------------------------------------------------------------------------- #
+# the forecast: the model the setting clv_forecast_model picks
+# --------------------------------------------------------------------------- #
+def chosen_model(settings, comparison) -> str:
+    """clv_forecast_model, or for auto the model ranked 1 in clv_model_comparison
+    (lowest holdout error, ties by AIC); auto without any ranked model (e.g. no
+    calibration cohort) falls back to bg_nbd, said on stderr."""
+    from segkit.dbt_steps import _require, progress
+
+    choice = str(_require(settings, "clv_forecast_model"))
+    if choice != "auto":
+        return choice
+    c = comparison.rename(columns={col: col.lower() for col in comparison.columns})
+    ranked = c[c["holdout_rank"].notna()].sort_values("holdout_rank", kind="stable")
+    if ranked.empty:
+        progress("clv_forecast_model auto: no model has a holdout error (no calibration cohort); using bg_nbd")
+        return "bg_nbd"
+    return str(ranked["model"].iloc[0])
+
+
+def score_step(rfm, params, comparison, settings):
+    """customer_clv_forecast: segkit.dbt_steps.score_clv (BG/NBD + Gamma-Gamma),
+    then, when the chosen model is Pareto/NBD or MBG/NBD, P(alive), expected
+    purchases and CLV recomputed with it (Gamma-Gamma spend unchanged, the same
+    monthly discounting: segkit.btyd.customer_lifetime_value); forecast_model
+    names the model. A chosen model without estimates gives null forecasts."""
+    from segkit.btyd import GammaGammaFitter, customer_lifetime_value
+    from segkit.dbt_steps import _require, btyd_unit_name, progress, rfm_unit_days, score_clv
+
+    out = score_clv(rfm, params, settings)
+    name = chosen_model(settings, comparison)
+    out["forecast_model"] = name
+    if name == "bg_nbd":
+        return out
+    fitted = _fitted_models(params[params["model"].isin(list(MODELS))])
+    cols = ["probability_alive", "expected_purchases", "predicted_clv"]
+    has = out["has_purchase_history"].to_numpy(dtype=bool)
+    if name not in fitted:
+        progress(f"clv_forecast_model {name}: the model has no estimates; forecasts are null")
+        out.loc[:, cols] = float("nan")
+        return out
+    model = fitted[name]
+    h = out.loc[has]
+    horizon = int(_require(settings, "clv_forecast_horizon_months"))
+    days_per_month = float(_require(settings, "clv_forecast_days_per_month"))
+    per_unit = days_per_month / rfm_unit_days(settings)
+    x, t_x, T = h["frequency"].to_numpy(float), h["recency"].to_numpy(float), h["T"].to_numpy(float)
+    out.loc[has, "probability_alive"] = model.conditional_probability_alive(x, t_x, T)
+    out.loc[has, "expected_purchases"] = model.conditional_expected_number_of_purchases_up_to_time(horizon * per_unit, x, t_x, T)
+    gg = params[(params["model"] == "gamma_gamma") & params["parameter"].notna()]
+    if len(gg) and has.any():
+        v = dict(zip(gg["parameter"], gg["value"].astype(float)))
+        ggf = GammaGammaFitter.from_params(v["p"], v["q"], v["v"])
+        out.loc[has, "predicted_clv"] = customer_lifetime_value(
+            model, ggf, x, t_x, T, h["monetary_value"].fillna(0.0).to_numpy(float), horizon_months=horizon,
+            monthly_discount_rate=float(_require(settings, "clv_forecast_monthly_discount_rate")),
+            time_unit=btyd_unit_name(settings), days_per_month=days_per_month)
+    return out

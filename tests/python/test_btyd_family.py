@@ -357,3 +357,81 @@ def test_period_histogram_equals_an_independent_computation(split, pandas_split)
     for bucket, _, act, exp in rows:
         assert act == actual[bucket]
         assert exp == pytest.approx(expected[bucket], rel=1e-7)
+
+
+# -- the model feeding customer_clv_forecast (setting clv_forecast_model) ------
+
+def _demo_forecast(tmp_path_factory, name, vars):
+    result = run_dbt(tmp_path_factory.mktemp(name), vars={"dataset": "demo", **vars},
+                     extra=["--select", "+customer_clv_forecast", *PARTIAL])
+    assert result.returncode == 0, result.output[-4000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo_default(tmp_path_factory):
+    return _demo_forecast(tmp_path_factory, "btyd_family_demo_default", {})
+
+
+@pytest.fixture(scope="module")
+def demo_auto(tmp_path_factory):
+    return _demo_forecast(tmp_path_factory, "btyd_family_demo_auto", {"clv_forecast_model": "auto"})
+
+
+def test_default_forecast_is_bgnbd_and_one_time_buyers_are_certainly_alive(demo_default):
+    assert demo_default.query("select distinct forecast_model from customer_clv_forecast") == [("bg_nbd",)]
+    n, alive = demo_default.query("select count(*), count(*) filter (where probability_alive = 1) "
+                                  "from customer_clv_forecast where frequency = 0")[0]
+    # issue 13: 773 one-time buyers on the demo, every one P(alive) = 1 under BG/NBD
+    assert n == alive == 773
+
+
+def test_auto_picks_the_best_holdout_model_and_mbg_nbd_doubts_one_time_buyers(demo_auto):
+    best = demo_auto.query("select model from clv_model_comparison order by holdout_mae, aic limit 1")[0][0]
+    assert demo_auto.query("select distinct forecast_model from customer_clv_forecast") == [(best,)]
+    assert best == "mbg_nbd"  # on the demo MBG/NBD has the lowest holdout error
+    p = {k: v for k, v in demo_auto.query("select parameter, value from clv_forecast_parameters where model = 'mbg_nbd'")}
+    r, alpha, a, b = (p[k] for k in ("r", "alpha", "a", "b"))
+    rows = demo_auto.query("select f.frequency, f.recency, f.T, f.probability_alive, f.expected_purchases, "
+                           "r.days_since_last_purchase from customer_clv_forecast as f "
+                           "join customer_rfm as r using (customer_id) where f.frequency = 0")
+    assert len(rows) == 773
+    for x, t_x, T, prob, expected, _ in rows:
+        p_alive = 1 / (1 + a / (b + x) * ((alpha + T) / (alpha + t_x)) ** (r + x))
+        assert prob == pytest.approx(p_alive, rel=1e-9) and prob < 1
+    # those last seen over a year ago are judged less alive than the recent ones
+    old = [r_[3] for r_ in rows if r_[5] > 365]
+    new = [r_[3] for r_ in rows if r_[5] <= 90]
+    assert len(old) == 322 and max(old) < min(new)
+
+
+def test_pareto_forecast_uses_the_pareto_closed_form(cdnow_grouped):
+    from segkit.btyd_family import score_step
+
+    s = _cdnow_summary().reset_index(names="customer_id")
+    rfm = pd.DataFrame({"customer_id": s["customer_id"].astype(str), "frequency": s["x"], "recency": s["t_x"],
+                        "T": s["T"], "monetary_value": 20.0})
+    pareto = dict(PARETO_PUBLISHED)
+    params = pd.DataFrame(
+        [("pareto_nbd", k, v) for k, v in pareto.items()]
+        + [("bg_nbd", k, v) for k, v in {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}.items()]
+        + [("gamma_gamma", k, v) for k, v in {"p": 6.25, "q": 3.74, "v": 15.44}.items()],
+        columns=["model", "parameter", "value"])
+    settings = {"clv_forecast_model": "pareto_nbd", "clv_forecast_horizon_months": 12,
+                "clv_forecast_monthly_discount_rate": 0.01, "clv_forecast_days_per_month": 30,
+                "rfm_time_unit": "day", "rfm_freq_multiplier": 7}
+    out = score_step(rfm, params, pd.DataFrame({"model": [], "holdout_rank": []}), settings)
+    assert set(out["forecast_model"]) == {"pareto_nbd"}
+    r, alpha, s_, beta = (pareto[k] for k in ("r", "alpha", "s", "beta"))
+    t = 12 * 30 / 7
+    row = out[out["frequency"] == 2].iloc[0]
+    x, t_x, T = row["frequency"], row["recency"], row["T"]
+    a0 = (hyp2f1(r + s_ + x, s_ + 1, r + s_ + x + 1, (alpha - beta) / (alpha + t_x)) / (alpha + t_x) ** (r + s_ + x)
+          - hyp2f1(r + s_ + x, s_ + 1, r + s_ + x + 1, (alpha - beta) / (alpha + T)) / (alpha + T) ** (r + s_ + x))
+    p_alive = 1 / (1 + s_ / (r + s_ + x) * (alpha + T) ** (r + x) * (beta + T) ** s_ * a0)
+    e = (r + x) * (beta + T) / ((alpha + T) * (s_ - 1)) * (1 - ((beta + T) / (beta + T + t)) ** (s_ - 1)) * p_alive
+    assert row["probability_alive"] == pytest.approx(p_alive, rel=1e-9)
+    assert row["expected_purchases"] == pytest.approx(e, rel=1e-9)
+    # one-time buyers are not all alive, and CLV is positive
+    assert out.loc[out["frequency"] == 0, "probability_alive"].max() < 1
+    assert (out["predicted_clv"] > 0).all()
