@@ -34,7 +34,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import betaln, expit, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from segkit.btyd import BetaGeoFitter, _check_rfm, _check_weights, _minimize
 
@@ -173,7 +173,19 @@ class _Family:
             ll = self.total_log_likelihood(params, x, t_x, T_, w)
             return -ll / total_w + pen * float(np.sum(params ** 2))
 
+        analytic = getattr(self, "loglik_and_grad", None)
+        groups = _grouped_x(x, w)
+
         def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
+            if analytic is not None:
+                params = np.exp(log_params)
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    ll, grad = analytic(params, x, t_x, T_, w, groups)
+                fa = -ll / total_w + pen * float(np.sum(params ** 2))
+                ga = -grad * params / total_w + pen * 2.0 * params ** 2
+                if not np.isfinite(fa) or not np.all(np.isfinite(ga)):
+                    return np.inf, np.zeros_like(log_params)
+                return fa, ga
             f0 = f(log_params)
             if not np.isfinite(f0):
                 return np.inf, np.zeros_like(log_params)
@@ -352,6 +364,30 @@ class ModifiedBetaGeoFitter(_Family):
         a3 = -(r + x) * np.log(alpha + T)
         a4 = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
         return a1 + a2 + a3 + np.logaddexp(a4, 0.0)
+
+    @staticmethod
+    def loglik_and_grad(params, x, t_x, T, w, groups):
+        """Total weighted LL and its analytic gradient in (r, alpha, a, b); the
+        x-only terms (gamma/beta functions, digammas) once per distinct x."""
+        r, alpha, a, b = params
+        ux, inv, wx = groups
+        a12 = (gammaln(r + ux) - gammaln(r) + r * np.log(alpha)
+               + betaln(a, b + ux + 1.0) - betaln(a, b))
+        d_r_x = digamma(r + ux) - digamma(r) + np.log(alpha)
+        dg_ab, dg_abx = digamma(a + b), digamma(a + b + ux + 1.0)
+        d_a_x = dg_ab - dg_abx
+        d_b_x = digamma(b + ux + 1.0) - digamma(b) + dg_ab - dg_abx
+        log_aT, log_atx = np.log(alpha + T), np.log(alpha + t_x)
+        a4 = np.log(a) - np.log(b + x) + (r + x) * (log_aT - log_atx)
+        sig = w * expit(a4)
+        ll = float(wx @ a12 + w @ (-(r + x) * log_aT + np.logaddexp(a4, 0.0)))
+        grad = np.array([
+            wx @ d_r_x - w @ log_aT + sig @ (log_aT - log_atx),
+            r / alpha * float(wx.sum()) - w @ ((r + x) / (alpha + T)) + sig @ ((r + x) * (1.0 / (alpha + T) - 1.0 / (alpha + t_x))),
+            wx @ d_a_x + sig.sum() / a,
+            wx @ d_b_x - sig @ (1.0 / (b + x)),
+        ])
+        return ll, grad
 
     def conditional_probability_alive(self, frequency, recency, T) -> FloatArray:
         """1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x)): below 1 also for x = 0."""
