@@ -66,10 +66,27 @@ def numerical_hessian(f: Callable[[FloatArray], float], theta: FloatArray, rel_s
     return hess
 
 
-def standard_errors(neg_ll: Callable[[FloatArray], float], theta: FloatArray) -> FloatArray:
-    """sqrt(diag(H^-1)) of the negative log-likelihood's Hessian at the MLE; NaN
-    when the Hessian is not positive definite (no usable curvature)."""
-    hess = numerical_hessian(neg_ll, theta)
+def hessian_from_gradient(neg_grad: Callable[[FloatArray], FloatArray], theta: FloatArray,
+                          rel_step: float = 1e-5) -> FloatArray:
+    """Central differences of an analytic gradient (2k gradient evaluations), symmetrised."""
+    theta = np.asarray(theta, dtype=np.float64)
+    k = theta.shape[0]
+    h = rel_step * np.maximum(np.abs(theta), 1e-3)
+    cols = []
+    for i in range(k):
+        e = np.zeros(k)
+        e[i] = h[i]
+        cols.append((neg_grad(theta + e) - neg_grad(theta - e)) / (2.0 * h[i]))
+    hess = np.column_stack(cols)
+    return (hess + hess.T) / 2.0
+
+
+def standard_errors(neg_ll: Callable[[FloatArray], float], theta: FloatArray,
+                    neg_grad: Callable[[FloatArray], FloatArray] | None = None) -> FloatArray:
+    """sqrt(diag(H^-1)) of the negative log-likelihood's Hessian at the MLE (from
+    the analytic gradient when given, else from the likelihood); NaN when the
+    Hessian is not positive definite (no usable curvature)."""
+    hess = hessian_from_gradient(neg_grad, theta) if neg_grad is not None else numerical_hessian(neg_ll, theta)
     try:
         np.linalg.cholesky(hess)
         cov = np.linalg.inv(hess)
@@ -208,7 +225,10 @@ class _Family:
         total_w = float(w.sum())
         self.params_ = dict(zip(self.param_names, map(float, params)))
         self.log_likelihood_ = self.total_log_likelihood(params, x, t_x, T_, w)
-        se = standard_errors(lambda th: -self.total_log_likelihood(th, x, t_x, T_, w), params)
+        analytic = getattr(self, "loglik_and_grad", None)
+        groups = _grouped_x(x, w)
+        neg_grad = (lambda th: -analytic(th, x, t_x, T_, w, groups)[1]) if analytic is not None else None
+        se = standard_errors(lambda th: -self.total_log_likelihood(th, x, t_x, T_, w), params, neg_grad)
         self.std_errors_ = dict(zip(self.param_names, map(float, se)))
         k = len(self.param_names)
         self.aic_ = 2.0 * k - 2.0 * self.log_likelihood_
@@ -457,6 +477,12 @@ class BGNBDModel(_Family):
     def log_likelihood_rows(params, x, t_x, T):
         return BetaGeoFitter._loglik_terms(np.asarray(params, dtype=np.float64), x, t_x, T)[0]
 
+    @staticmethod
+    def loglik_and_grad(params, x, t_x, T, w, groups):
+        """segkit.btyd's total weighted LL and analytic gradient in (r, alpha, a, b)."""
+        ux, _, wx = groups
+        return BetaGeoFitter._loglik_and_grad(np.asarray(params, dtype=np.float64), x, t_x, T, w, ux, wx)
+
     def fit(self, frequency, recency, T, weights=None, initial_params=None) -> "BGNBDModel":
         started = time.perf_counter()
         bgf = BetaGeoFitter(penalizer_coef=self.penalizer_coef, tol=self.tol, maxiter=self.maxiter)
@@ -570,7 +596,9 @@ def fit_parameters_step(rfm, settings):
         x, t_x, T_ = (grouped[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "t"))
         w = grouped["n"].to_numpy(dtype=np.float64)
         theta = model._theta()
-        se = standard_errors(lambda th: -model.total_log_likelihood(th, x, t_x, T_, w), theta)
+        groups = _grouped_x(x, w)
+        se = standard_errors(lambda th: -model.total_log_likelihood(th, x, t_x, T_, w), theta,
+                             lambda th: -model.loglik_and_grad(th, x, t_x, T_, w, groups)[1])
         ll = float(bg["log_likelihood"].iloc[0])
         sel = base.index[(base["model"] == "bg_nbd") & base["parameter"].notna()]
         base.loc[sel, "std_error"] = [dict(zip(model.param_names, se))[p] for p in base.loc[sel, "parameter"]]
