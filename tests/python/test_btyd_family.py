@@ -435,3 +435,24 @@ def test_pareto_forecast_uses_the_pareto_closed_form(cdnow_grouped):
     # one-time buyers are not all alive, and CLV is positive
     assert out.loc[out["frequency"] == 0, "probability_alive"].max() < 1
     assert (out["predicted_clv"] > 0).all()
+
+
+# -- the two settings ----------------------------------------------------------
+
+@pytest.mark.parametrize("vars, named, fix", [
+    ({"clv_forecast_model": "weibull"}, "clv_forecast_model", "bg_nbd, pareto_nbd, mbg_nbd, or auto"),
+    ({"clv_calibration_end": "1997-02-30"}, "clv_calibration_end", "YYYY-MM-DD"),
+], ids=["clv_forecast_model", "clv_calibration_end"])
+def test_a_wrong_btyd_setting_stops_the_build(tmp_path, vars, named, fix):
+    result = run_dbt(tmp_path, vars={"dataset": "cdnow", **vars}, extra=["--select", "run_settings"])
+    assert result.returncode != 0
+    message = result.output[result.output.index(f"Invalid setting var('{named}')"):]
+    assert "Fix:" in message and fix in message, message[:800]
+
+
+def test_a_calibration_end_after_the_as_of_date_stops_the_split(tmp_path):
+    result = run_dbt(tmp_path, vars={"dataset": "cdnow", "clv_calibration_end": "1997-12-31"},
+                     extra=["--select", "+clv_calibration_holdout", *PARTIAL])
+    assert result.returncode != 0
+    assert "clv_calibration_end (1997-12-31) must be before the as-of date (1997-09-30)" in result.output, \
+        result.output[-3000:]
