@@ -163,8 +163,12 @@ def _step(name: str, db: str) -> int:
             rfm = con.execute("select * from customer_rfm").df()
             params = dbt_steps.fit_clv_models(rfm, settings)
             out = dbt_steps.score_clv(rfm, params, settings)
-        else:
+        elif name == "tier_change":
+            out = dbt_steps.tier_change_step(con.execute("select * from churn_model_input").df(), settings)
+        elif name == "churn":
             out = dbt_steps.churn_step(con.execute("select * from churn_model_input").df(), settings)
+        else:
+            raise SystemExit(f"unknown step {name!r}; one of clustering, clv_forecast, churn, tier_change")
     print(f"[bench] step {name}: {len(out):,} rows out", file=sys.stderr)
     return 0
 
