@@ -21,7 +21,14 @@ False``: they were never labelled, nothing leaks); the training rows also get
 out-of-fold probabilities as above, which the metrics are computed on. If the
 score rows carry a complete label (a backtest), the same metrics are also
 reported for them under ``metrics["score_split"]``. Score rows may have a
-missing label.
+missing label. On a large training set (``n_train >= 2 * max_train_rows``,
+:func:`uses_holdout`) the K fold models are replaced by one holdout: the
+metrics and drivers come from the final model on a seeded stratified sample of
+``max_train_rows`` training rows outside its own fit sample (only those rows
+get ``is_scored_out_of_fold = True`` and a probability; the other training
+rows get NaN); ``metrics["validation"]`` is ``"holdout"`` (else
+``"cross_validation"``), ``metrics["n_evaluated"]`` the rows the metrics are
+computed on, ``metrics["cv_folds"]`` 1.
 
 The output has one row per input row, in the input order. ``customer_id`` must
 be unique within each split.
@@ -137,6 +144,7 @@ MIN_FREQUENCY = 20  # OneHotEncoder min_frequency (count)
 # salts for the seeded sub-streams (fold sub-samples use the fold number)
 _SALT_FINAL = 1_000
 _SALT_IMPORTANCE = 2_000
+_SALT_HOLDOUT = 3_000
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -407,15 +415,40 @@ def effective_folds(n_train: int, cv_folds: int, max_train_rows: int) -> int:
     return cv_folds
 
 
+def uses_holdout(mode: str, n_train: int, n_score: int, max_train_rows: int) -> bool:
+    """Temporal mode on a large training set: one holdout evaluation instead of
+    the K fold models.
+
+    In the temporal setting the training rows' probabilities only serve the
+    metrics (the step publishes the score rows, which the final model scores).
+    Once ``n_train >= 2 * max_train_rows`` (where :func:`effective_folds`
+    already runs only 2 folds) the final model is fitted on its seeded
+    ``max_train_rows`` sample as before, and the training rows it never saw
+    hold at least as many rows again: the metrics are computed on a seeded
+    stratified sample of ``max_train_rows`` of them (a holdout as large as a
+    fold) and the drivers on the same model. One fit instead of three, the
+    score rows' probabilities bit-for-bit those of the K-fold run (same final
+    model). Snapshot mode (every row needs an out-of-fold probability) and
+    smaller training sets are unchanged.
+    """
+    return mode == "temporal" and n_score > 0 and n_train >= 2 * max_train_rows
+
+
 @dataclass
 class _Run:
-    oof: np.ndarray  # (n_train, C) out-of-fold probabilities
+    oof: np.ndarray  # (n_train, C) out-of-fold (or holdout) probabilities; NaN rows not evaluated
     score: np.ndarray  # (n_score, C) final-model probabilities
-    fold_of: np.ndarray  # fold per training row
+    fold_of: np.ndarray  # fold per training row; -1 = not evaluated (holdout mode)
     driver_model: Pipeline
     driver_rows: np.ndarray  # training-row positions used for permutation importance
     n_fit: int
     sampled: bool
+    validation: Literal["cross_validation", "holdout"] = "cross_validation"
+
+    @property
+    def evaluated(self) -> np.ndarray:
+        """Mask of the training rows the metrics are computed on."""
+        return self.fold_of >= 0
 
 
 def _run_models(
@@ -429,7 +462,9 @@ def _run_models(
     max_train_rows: int,
     importance_rows: int,
 ) -> _Run:
-    """Out-of-fold probabilities on the training rows (+ a final model on score rows)."""
+    """Out-of-fold probabilities on the training rows (+ a final model on score
+    rows); in holdout mode (:func:`uses_holdout`) the final model's own
+    held-out training rows replace the folds."""
     X = frame.X
     n_train = frame.n_train
     train_rows = np.arange(n_train, dtype=np.intp)
@@ -438,14 +473,30 @@ def _run_models(
     def new_pipe(n_fit: int) -> Pipeline:
         return _make_pipeline(model, frame.numeric, frame.categorical, random_state, n_fit)
 
-    def fit_on(pool: np.ndarray, salt: int) -> tuple[Pipeline, int, bool]:
+    def fit_on(pool: np.ndarray, salt: int) -> tuple[Pipeline, int, bool, np.ndarray]:
         sub = _stratified_sample(y[pool], max_train_rows, (random_state, salt))
         fit_rows = pool if sub is None else pool[sub]
         pipe = new_pipe(fit_rows.size).fit(X.iloc[fit_rows], y[fit_rows])
         got = pipe.named_steps["model"].classes_
         if got.size != n_classes:  # cannot happen with stratified folds; guard anyway
             raise ValueError(f"a training set lacks some label classes (has {got.tolist()})")
-        return pipe, int(fit_rows.size), sub is not None
+        return pipe, int(fit_rows.size), sub is not None, fit_rows
+
+    if uses_holdout(frame.mode, n_train, score_rows.size, max_train_rows):
+        pipe, m, s, fit_rows = fit_on(train_rows, _SALT_FINAL)
+        score = _predict_proba(pipe, X, score_rows, n_classes)
+        unseen = np.ones(n_train, dtype=bool)
+        unseen[fit_rows] = False
+        held = train_rows[unseen]
+        sub = _stratified_sample(y[held], max_train_rows, (random_state, _SALT_HOLDOUT))
+        held = held if sub is None else held[sub]
+        fold_of = np.full(n_train, -1, dtype=np.int64)
+        fold_of[held] = 0
+        oof = np.full((n_train, n_classes), np.nan, dtype=np.float64)
+        oof[held] = _predict_proba(pipe, X, held, n_classes)
+        sub = _stratified_sample(y[held], importance_rows, (random_state, _SALT_IMPORTANCE))
+        driver_rows = held if sub is None else held[sub]
+        return _Run(oof, score, fold_of, pipe, np.sort(driver_rows), m, s, "holdout")
 
     skf = StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=random_state)
     fold_of = np.empty(n_train, dtype=np.int64)
@@ -455,7 +506,7 @@ def _run_models(
     driver_rows = train_rows[:0]
     for k, (fit_pos, held_pos) in enumerate(skf.split(np.zeros((n_train, 1)), y)):
         fold_of[held_pos] = k
-        pipe, m, s = fit_on(train_rows[fit_pos], k)
+        pipe, m, s, _ = fit_on(train_rows[fit_pos], k)
         n_fit, sampled = max(n_fit, m), sampled or s
         oof[held_pos] = _predict_proba(pipe, X, train_rows[held_pos], n_classes)
         if k == 0:
@@ -466,7 +517,7 @@ def _run_models(
 
     score = np.empty((0, n_classes), dtype=np.float64)
     if score_rows.size:
-        pipe, m, s = fit_on(train_rows, _SALT_FINAL)
+        pipe, m, s, _ = fit_on(train_rows, _SALT_FINAL)
         n_fit, sampled = max(n_fit, m), sampled or s
         score = _predict_proba(pipe, X, score_rows, n_classes)
     assert driver_model is not None

@@ -51,14 +51,17 @@ class ChurnResult:
     (float64 in [0, 1]), ``risk_band`` (see :func:`risk_bands`),
     ``is_scored_out_of_fold`` (True when the probability comes from a fold
     model that did not see the row; False for 'score' rows, which the final
-    model scores without ever having seen their label).
+    model scores without ever having seen their label). In temporal holdout
+    mode (:func:`segkit._classifier.uses_holdout`) only the evaluated training
+    rows are flagged; the other training rows have a NaN probability.
 
     ``drivers``: ``feature, importance_mean, importance_std, rank``.
 
     ``metrics``: see :mod:`segkit._classifier`; also ``n_train``, ``n_scored``
     (rows given a probability), ``n_score_split``, ``n_fit``, ``model``,
-    ``cv_folds``, ``mode`` and ``score_split`` (metrics on labelled score
-    rows, else None).
+    ``cv_folds``, ``mode``, ``validation`` ('cross_validation' / 'holdout'),
+    ``n_evaluated`` (rows the metrics are computed on) and ``score_split``
+    (metrics on labelled score rows, else None).
     """
 
     mode: Literal["snapshot", "temporal"]
@@ -239,9 +242,11 @@ def fit_churn_model(
     drivers = _importance_frame(names, imp)
 
     # ---- metrics
-    metrics: dict[str, Any] = _binary_metrics(y.astype(np.float64), p_oof)
+    ev = run.evaluated
+    metrics: dict[str, Any] = _binary_metrics(y[ev].astype(np.float64), p_oof[ev])
+    n_folds_run = int(run.fold_of.max()) + 1
     metrics["roc_auc_folds"] = [
-        float(roc_auc_score(y[run.fold_of == k], p_oof[run.fold_of == k])) for k in range(folds)
+        float(roc_auc_score(y[run.fold_of == k], p_oof[run.fold_of == k])) for k in range(n_folds_run)
     ]
     n_score = len(frame.X) - frame.n_train
     y_score = y_all[frame.n_train :]
@@ -253,10 +258,12 @@ def fit_churn_model(
         n_scored=len(frame.X),
         n_score_split=n_score,
         n_fit=run.n_fit,
+        n_evaluated=int(ev.sum()),
+        validation=run.validation,
         n_importance=int(rows.size),
         importance_rows=opt["importance_rows"],
         model=opt["model"],
-        cv_folds=folds,
+        cv_folds=n_folds_run,
         cv_folds_requested=opt["cv_folds"],
         mode=frame.mode,
         score_split=score_split,
@@ -264,7 +271,7 @@ def fit_churn_model(
 
     # ---- scores, back to input order
     prob = np.concatenate([p_oof, p_score])
-    oof_flag = np.concatenate([np.ones(frame.n_train, dtype=bool), np.zeros(n_score, dtype=bool)])
+    oof_flag = np.concatenate([ev, np.zeros(n_score, dtype=bool)])
     inv = frame.inverse
     prob_out = prob[inv]
     scores = pd.DataFrame(
@@ -282,7 +289,7 @@ def fit_churn_model(
         features=tuple(frame.X.columns),
         categorical=tuple(frame.categorical),
         label=label,
-        cv_folds=folds,
+        cv_folds=n_folds_run,
         random_state=opt["random_state"],
         max_train_rows=opt["max_train_rows"],
         n_fit=run.n_fit,

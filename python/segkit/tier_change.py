@@ -212,6 +212,7 @@ def fit_tier_change_model(
     run = _run_models(frame, dense, present.size, model=opt["model"], cv_folds=folds,
                       random_state=opt["random_state"], max_train_rows=opt["max_train_rows"],
                       importance_rows=opt["importance_rows"])
+    folds = int(run.fold_of.max()) + 1  # folds run (1: holdout mode)
 
     # ---- full 4-class probability matrix (absent classes 0), plan constraints
     n = len(frame.X)
@@ -248,15 +249,17 @@ def fit_tier_change_model(
         )
     )
 
-    # ---- metrics on the out-of-fold rows
-    Ptr = P[: frame.n_train]
+    # ---- metrics on the out-of-fold (or holdout) rows
+    ev = run.evaluated
+    Ptr = P[: frame.n_train][ev]
+    y_ev = y[ev]
     auc: dict[str, float | None] = {}
     prec: dict[str, float] = {}
     lift: dict[str, float | None] = {}
     base: dict[str, float] = {}
     for c in present:
         name = TIER_CHANGE_CLASSES[c]
-        yc = (y == c).astype(np.float64)
+        yc = (y_ev == c).astype(np.float64)
         m = _binary_metrics(yc, Ptr[:, c])
         auc[name], prec[name], lift[name], base[name] = (
             m["roc_auc"], m["precision_top_decile"], m["lift_top_decile"], m["base_rate"],
@@ -268,7 +271,7 @@ def fit_tier_change_model(
     metrics: dict[str, Any] = {
         "roc_auc_ovr": auc,
         "roc_auc_macro": float(np.mean(valid)) if valid else None,
-        "log_loss": float(log_loss(dense, probs_present, labels=np.arange(present.size))),
+        "log_loss": float(log_loss(dense[ev], probs_present, labels=np.arange(present.size))),
         "base_rates": base,
         "precision_top_decile": prec,
         "lift_top_decile": lift,
@@ -278,6 +281,8 @@ def fit_tier_change_model(
         "n_scored": n,
         "n_score_split": n_score,
         "n_fit": run.n_fit,
+        "n_evaluated": int(ev.sum()),
+        "validation": run.validation,
         "n_importance": int(run.driver_rows.size),
         "importance_rows": opt["importance_rows"],
         "model": opt["model"],
@@ -288,7 +293,7 @@ def fit_tier_change_model(
 
     # ---- scores, back to input order
     inv = frame.inverse
-    oof_flag = np.concatenate([np.ones(frame.n_train, dtype=bool), np.zeros(n_score, dtype=bool)])
+    oof_flag = np.concatenate([ev, np.zeros(n_score, dtype=bool)])
     out: dict[str, Any] = {
         ID_COLUMN: _ids_out(frame),
         "split": pd.Series(frame.split[inv], dtype="str"),

@@ -320,6 +320,54 @@ def test_temporal_score_labels_give_backtest_metrics_and_change_no_score(tempora
     assert bt["base_rate"] == pytest.approx(truth[df["split"] == "score"].mean())
 
 
+def test_temporal_holdout_on_a_large_training_set(temporal_frames):
+    """Temporal mode with n_train >= 2 * max_train_rows: the final model (fitted on
+    a max_train_rows sample) is evaluated on a seeded stratified sample of
+    max_train_rows training rows it never saw, instead of K fold models; the
+    metrics are those of the flagged rows, recomputed here from the scores."""
+    df, _ = temporal_frames
+    labels = df["churned"]
+    res = churn(df, max_train_rows=600)  # 1,500 training rows >= 2 x 600
+    m, s = res.metrics, res.scores
+    assert (m["validation"], m["cv_folds"], m["cv_folds_requested"]) == ("holdout", 1, 5)
+    assert res.sampled and res.n_fit == 600 and m["n_evaluated"] == 600 and m["n_train"] == 1500
+    train = (s["split"] == "train").to_numpy()
+    held = s["is_scored_out_of_fold"].to_numpy()
+    assert held[train].sum() == 600 and not held[~train].any()
+    assert s.loc[train & ~held, "churn_probability"].isna().all()  # fitted on or not evaluated
+    assert s.loc[held | ~train, "churn_probability"].between(0, 1).all()
+    y = labels[held].astype(bool).to_numpy()
+    p = s.loc[held, "churn_probability"].to_numpy()
+    assert m["roc_auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    assert m["base_rate"] == pytest.approx(y.mean())
+    assert abs(y.mean() - labels[train].astype(bool).mean()) < 0.01  # stratified
+    assert m["roc_auc"] > 0.72 and len(m["roc_auc_folds"]) == 1
+    assert _driver_rank(res.drivers)["tenure_months"] <= 2
+    again = churn(df, max_train_rows=600)
+    pd.testing.assert_frame_equal(again.scores, s, check_exact=True)
+    assert again.drivers.equals(res.drivers)
+    # just below the size (1,500 < 2 x 800): cross-validation as before
+    cv = churn(df, max_train_rows=800)
+    assert cv.metrics["validation"] == "cross_validation" and cv.metrics["cv_folds"] == 3  # effective_folds
+    assert cv.metrics["n_evaluated"] == 1500 and cv.scores.loc[train, "is_scored_out_of_fold"].all()
+
+
+def test_tier_temporal_holdout_on_a_large_training_set(tier_df):
+    df = tier_df.assign(split=np.where(np.arange(len(tier_df)) % 4 == 0, "score", "train"))
+    truth = df["next_move"].copy()
+    df.loc[df["split"] == "score", "next_move"] = None
+    res = tier(df, max_train_rows=900)  # 1,875 training rows >= 2 x 900
+    m, s = res.metrics, res.scores
+    assert (m["validation"], m["cv_folds"], m["n_evaluated"], res.n_fit) == ("holdout", 1, 900, 900)
+    held = s["is_scored_out_of_fold"].to_numpy()
+    score = (s["split"] == "score").to_numpy()
+    assert held.sum() == 900 and not held[score].any()
+    assert np.allclose(s.loc[held | score, P_COLS].sum(axis=1), 1.0)
+    up = (truth[held] == "upgrade").to_numpy()
+    assert m["roc_auc_ovr"]["upgrade"] == pytest.approx(roc_auc_score(up, s.loc[held, "p_upgrade"]), abs=1e-12)
+    assert m["roc_auc_ovr"]["upgrade"] > 0.75 and m["n_importance"] == 900
+
+
 def test_temporal_same_customer_in_both_splits(churn_df):
     train = churn_df.iloc[:1000]
     later = churn_df.iloc[:1000].drop(columns="churned").assign(tenure_months=lambda d: d["tenure_months"] + 3)
