@@ -166,3 +166,15 @@ def test_clv_and_backtest_decisions_read_the_step_outputs():
     assert (km.status, km.reason) == ("reduced", "ran on 1 of 2 cutoffs (2024-01-01: K-Means not run: too few rows)")
     none = backtest_decisions(metrics.iloc[:0])
     assert {d.status for d in none} == {"skipped"} and len(none) == 5
+
+
+def test_step_outputs_share_one_run_info_string_per_table():
+    """run_info is the same JSON on every row: the steps hand DuckDB an object
+    column of references to one string, not a copy of the text per row (a
+    string column of a few KB x 1,000,000 rows is gigabytes); the values and
+    the index alignment are unchanged."""
+    frame = churn_input(40, 12, {"none": 20, "churn": 6, "upgrade": 4, "downgrade": 4})
+    for out in (churn_step(frame, SETTINGS), tier_change_step(frame, SETTINGS)):
+        assert len(out) == 10 and out["run_info"].dtype == object
+        assert len({id(v) for v in out["run_info"]}) == 1
+        assert out["run_info"].notna().all() and out["run_info"].iloc[0].startswith("{")
