@@ -83,7 +83,7 @@ def _child(peak_file: str, cmd: list[str]) -> int:
     return proc.returncode
 
 
-STEPS = ("clustering", "clv_forecast", "churn")
+STEPS = ("clustering", "clv_forecast", "churn", "tier_change")
 
 # the input layer's load + validation of transactions, against a plain typed read of the same file
 LOAD_NODE = "base_files__transactions"
