@@ -369,8 +369,8 @@ def _demo_forecast(tmp_path_factory, name, vars):
 
 
 @pytest.fixture(scope="module")
-def demo_default(tmp_path_factory):
-    return _demo_forecast(tmp_path_factory, "btyd_family_demo_default", {})
+def demo_default(demo_build):
+    return demo_build  # the session's full demo build (conftest.py), default settings
 
 
 @pytest.fixture(scope="module")
