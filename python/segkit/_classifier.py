@@ -130,8 +130,16 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from segkit._common import (canonical_order, check_choice, check_column_name, check_int, check_names,
-                            check_random_state, finite_column, json_clean)
+from segkit._common import (
+    canonical_order,
+    check_choice,
+    check_column_name,
+    check_int,
+    check_names,
+    check_random_state,
+    finite_column,
+    json_clean,
+)
 
 MODELS: tuple[str, ...] = ("gradient_boosting", "logistic")
 ID_COLUMN = "customer_id"

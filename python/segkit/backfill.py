@@ -206,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--months", type=int, help="the last N month ends on or before the as-of date (default 12)")
     which.add_argument("--as-of-dates", nargs="+", metavar="DATE", help="as-of dates YYYY-MM-DD instead")
-    parser.add_argument("--vars", default="{}", help="more dbt vars (YAML mapping) for every build, e.g. '{as_of_date: 2024-06-30}'")
+    parser.add_argument("--vars", default="{}",
+                        help="more dbt vars (YAML mapping) for every build, e.g. '{as_of_date: 2024-06-30}'")
     parser.add_argument("--project-dir", help="dbt project (default $SEGMENTS_HOME or the current folder)")
     parser.add_argument("--profiles-dir", help="dbt profiles folder (default the project)")
     parser.add_argument("--target-path", help="dbt --target-path")

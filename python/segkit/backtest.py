@@ -98,8 +98,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from segkit.btyd import BetaGeoFitter, GammaGammaFitter
 from segkit._common import canonical_order, check_names, check_random_state, finite_column, json_default, json_float
+from segkit.btyd import BetaGeoFitter, GammaGammaFitter
 from segkit.clustering import cluster_customers
 
 __all__ = [
@@ -419,7 +419,7 @@ def _run_method(
             )
         except ValueError as exc:
             raise _MethodUnavailable(f"K-Means not run: {exc}") from None
-        top_tier = list(kmeans_options["tier_names"])[0]
+        top_tier = next(iter(kmeans_options["tier_names"]))
         flags = (labels["value_tier"] == top_tier).to_numpy(dtype=bool)
         prof = info.cluster_profile.set_index("cluster_id")["value_mean"]
         score = prof.reindex(labels["cluster_id"].to_numpy()).to_numpy(dtype=np.float64)

@@ -30,6 +30,7 @@ run does (partial parsing), not with a full parse of the project.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -77,10 +78,8 @@ def _child(peak_file: str, cmd: list[str]) -> int:
     with open(Path(peak_file).with_suffix(".rss"), "w") as samples:
         while proc.poll() is None:
             samples.write(f"{time.time():.2f} {_tree_rss_kb(proc.pid)}\n")
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=0.2)
-            except subprocess.TimeoutExpired:
-                pass
     Path(peak_file).write_text(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
     return proc.returncode
 
@@ -292,21 +291,23 @@ def _scaling_svg(sizes: list[int], walls: list[float], peaks: list[float], path:
     x0, x1 = min(xs) - 0.05, max(xs) + 0.05
 
     def pt(x: float, v: float) -> str:
-        return f"{pad + (x - x0) / (x1 - x0) * (w - 2 * pad):.1f},{h - pad - (math.log10(v) - lo) / (hi - lo) * (h - 2 * pad):.1f}"
+        return (f"{pad + (x - x0) / (x1 - x0) * (w - 2 * pad):.1f},"
+                f"{h - pad - (math.log10(v) - lo) / (hi - lo) * (h - 2 * pad):.1f}")
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">',
              f'<rect width="{w}" height="{h}" fill="white"/>',
              f'<text x="{w / 2}" y="16" text-anchor="middle">full build cost against customers (log-log)</text>']
-    for label, vals, colour in series:
+    for _label, vals, colour in series:
         pts = " ".join(pt(x, v) for x, v in zip(xs, vals) if v > 0)
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{pts}"/>')
-        for x, v, n in zip(xs, vals, sizes):
+        for x, v, _n in zip(xs, vals, sizes):
             if v > 0:
                 cx, cy = pt(x, v).split(",")
                 parts.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{colour}"/>')
                 parts.append(f'<text x="{float(cx) + 5}" y="{float(cy) - 5}">{v:.1f}</text>')
     linear = [walls[0] * n / sizes[0] for n in sizes]
-    parts.append(f'<polyline fill="none" stroke="#999" stroke-dasharray="4 3" points="{" ".join(pt(x, v) for x, v in zip(xs, linear))}"/>')
+    parts.append('<polyline fill="none" stroke="#999" stroke-dasharray="4 3" '
+                 f'points="{" ".join(pt(x, v) for x, v in zip(xs, linear))}"/>')
     for x, n in zip(xs, sizes):
         cx = pt(x, 10 ** lo).split(",")[0]
         parts.append(f'<text x="{cx}" y="{h - pad + 16}" text-anchor="middle">{n:,}</text>')
@@ -342,11 +343,14 @@ def _full_builds(args: argparse.Namespace, home: Path, out: Path, env: dict[str,
     secs, gb, rc, _ = rows[args.customers]
     report += ["", f"## Target 1: full build at {args.customers:,} customers", "",
                "| measure | this run | target | ratio to target | met |", "| --- | ---: | ---: | ---: | --- |",
-               f"| wall (every model and test) | {secs:.1f} s | {FULL_BUILD_TARGET_S:.0f} s | {secs / FULL_BUILD_TARGET_S:.2f} | {'yes' if secs <= FULL_BUILD_TARGET_S and rc == 0 else 'no'} |",
-               f"| peak RSS | {gb:.2f} GB | {FULL_BUILD_TARGET_GB:.0f} GB | {gb / FULL_BUILD_TARGET_GB:.2f} | {'yes' if gb <= FULL_BUILD_TARGET_GB and rc == 0 else 'no'} |"]
+               f"| wall (every model and test) | {secs:.1f} s | {FULL_BUILD_TARGET_S:.0f} s | {secs / FULL_BUILD_TARGET_S:.2f} | "
+               f"{'yes' if secs <= FULL_BUILD_TARGET_S and rc == 0 else 'no'} |",
+               f"| peak RSS | {gb:.2f} GB | {FULL_BUILD_TARGET_GB:.0f} GB | {gb / FULL_BUILD_TARGET_GB:.2f} | "
+               f"{'yes' if gb <= FULL_BUILD_TARGET_GB and rc == 0 else 'no'} |"]
     timed = getattr(args, "_timed", [])
     if timed:
-        report += ["", "Slowest nodes (dbt execution seconds, 2 threads):", "", "| node | seconds | status |", "| --- | ---: | --- |"]
+        report += ["", "Slowest nodes (dbt execution seconds, 2 threads):", "",
+                   "| node | seconds | status |", "| --- | ---: | --- |"]
         report += [f"| {node} | {t:.1f} | {status} |" for t, node, status in timed[:25]]
     if len(sizes) > 1:
         stage_names = sorted({s for *_, st in rows.values() for s in st}, key=_stage_order)
@@ -364,7 +368,8 @@ def _full_builds(args: argparse.Namespace, home: Path, out: Path, env: dict[str,
             report.append(f"| {stage} | {' | '.join(cells)} | {exp:.2f} |")
         walls = [rows[n][0] for n in sizes]
         peaks = [rows[n][1] for n in sizes]
-        report.append("| **whole build (wall s / peak GB)** | " + " | ".join(f"{w:.1f} / - / {p:.2f}" for w, p in zip(walls, peaks))
+        report.append("| **whole build (wall s / peak GB)** | "
+                      + " | ".join(f"{w:.1f} / - / {p:.2f}" for w, p in zip(walls, peaks))
                       + f" | {math.log(walls[-1] / walls[0]) / math.log(hi / lo):.2f} |")
         # peak memory grows with customers; the largest size within 24 GB, by linear extrapolation
         # from the two largest sizes measured (an estimate, not a measured build)
@@ -385,7 +390,8 @@ def _rfm_path(args: argparse.Namespace, home: Path, out: Path, env: dict[str, st
     """Target 2: `dbt build --select +customer_rfm` on transactions + customers only,
     against a plain scan + group-by of the same file and against lifetimes."""
     notes: list[str] = []
-    lines = ["| customers | transactions | this project, end to end | customer_rfm node | reference | reference s | ratio | target | met |",
+    lines = ["| customers | transactions | this project, end to end | customer_rfm node | reference | reference s "
+             "| ratio | target | met |",
              "| ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | --- |"]
     import duckdb
 
@@ -414,23 +420,29 @@ def _rfm_path(args: argparse.Namespace, home: Path, out: Path, env: dict[str, st
         if rc:
             lines.append(f"| {n:,} | {tx:,} | FAILED (exit {rc}) | | | | | | |")
             continue
-        floor, floor_gb, _ = _run([sys.executable, "-m", "segkit.bench", "--scan-floor", str(data)], env, out / f"scan_floor_{n}.log")
+        floor, floor_gb, _ = _run([sys.executable, "-m", "segkit.bench", "--scan-floor", str(data)], env,
+                                  out / f"scan_floor_{n}.log")
         ratio = secs / floor
         lines.append(f"| {n:,} | {tx:,} | {secs:.1f} s, {gb:.2f} GB | {node:.1f} s | plain DuckDB scan + group-by "
-                     f"(count, sum, min, max, distinct days) | {floor:.1f} s, {floor_gb:.2f} GB | {ratio:.2f} | <= {RFM_FLOOR_TARGET_RATIO:.0f} | "
+                     f"(count, sum, min, max, distinct days) | {floor:.1f} s, {floor_gb:.2f} GB | {ratio:.2f} | "
+                     f"<= {RFM_FLOOR_TARGET_RATIO:.0f} | "
                      f"{'yes' if ratio <= RFM_FLOOR_TARGET_RATIO else 'no'} |")
         if n <= 500_000 and as_of is not None:
             log = out / f"lifetimes_{n}.log"
             lt, lt_gb, lt_rc = _run([sys.executable, "-m", "segkit.bench", "--lifetimes", str(data), str(as_of)], env, log)
             if lt_rc:
-                lines.append(f"| {n:,} | {tx:,} | | | lifetimes not available ({log.name}: `pip install lifetimes==0.11.3`) | | | | |")
+                lines.append(f"| {n:,} | {tx:,} | | | lifetimes not available "
+                             f"({log.name}: `pip install lifetimes==0.11.3`) | | | | |")
                 continue
-            model = next((float(line.split()[1]) for line in log.read_text().splitlines() if line.startswith("MODEL_SECONDS")), float("nan"))
+            model = next((float(line.split()[1]) for line in log.read_text().splitlines() if line.startswith("MODEL_SECONDS")),
+                         float("nan"))
             lines.append(f"| {n:,} | {tx:,} | {secs:.1f} s (dbt start-up included) | | lifetimes end to end "
-                         f"(pandas read + summary_data_from_transaction_data) | {lt:.1f} s, {lt_gb:.2f} GB | {lt / secs:.2f}x faster | "
-                         f">= {LIFETIMES_END_TO_END_TARGET:.0f}x | {'yes' if lt / secs >= LIFETIMES_END_TO_END_TARGET else 'no'} |")
-            lines.append(f"| {n:,} | {tx:,} | | {node:.1f} s | lifetimes summary_data_from_transaction_data alone | {model:.1f} s | "
-                         f"{model / node:.2f}x faster | >= {LIFETIMES_MODEL_TARGET:.0f}x | {'yes' if model / node >= LIFETIMES_MODEL_TARGET else 'no'} |")
+                         f"(pandas read + summary_data_from_transaction_data) | {lt:.1f} s, {lt_gb:.2f} GB | "
+                         f"{lt / secs:.2f}x faster | >= {LIFETIMES_END_TO_END_TARGET:.0f}x | "
+                         f"{'yes' if lt / secs >= LIFETIMES_END_TO_END_TARGET else 'no'} |")
+            lines.append(f"| {n:,} | {tx:,} | | {node:.1f} s | lifetimes summary_data_from_transaction_data alone | "
+                         f"{model:.1f} s | {model / node:.2f}x faster | >= {LIFETIMES_MODEL_TARGET:.0f}x | "
+                         f"{'yes' if model / node >= LIFETIMES_MODEL_TARGET else 'no'} |")
     report += ["", "## Target 2: the RFM path (`dbt build --select +customer_rfm`, transactions and customers only)", "",
                *notes, "", *lines]
 
@@ -457,7 +469,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="extra full-build sizes for the scaling table, comma-separated ('' for none)")
     parser.add_argument("--rfm-customers", default="2500000,250000",
                         help="sizes of the RFM-path runs (target 2), comma-separated ('' for none)")
-    parser.add_argument("--quick", action="store_true", help="only the full build at --customers (no scaling, no RFM path, no steps)")
+    parser.add_argument("--quick", action="store_true",
+                        help="only the full build at --customers (no scaling, no RFM path, no steps)")
     parser.add_argument("--only", choices=("full", "rfm"), default=None,
                         help="only the full builds (targets 1 and 3) or only the RFM path (target 2)")
     args = parser.parse_args(argv)
@@ -477,19 +490,21 @@ def main(argv: list[str] | None = None) -> int:
     timed = getattr(args, "_timed", [])
     load = next((t for t, name, _ in timed if name == LOAD_NODE), None)
     if load is not None:
-        plain, _, rc_p = _run([sys.executable, "-m", "segkit.bench", "--plain-read", str(data)], env, out / "plain_read.log")
+        plain, _, _rc_p = _run([sys.executable, "-m", "segkit.bench", "--plain-read", str(data)], env, out / "plain_read.log")
         # the child's wall time includes starting Python and DuckDB; subtract nothing (conservative)
         ratio = load / plain if plain else float("nan")
         report += ["", f"Input layer: {LOAD_NODE} (load + validate transactions) {load:.1f} s against a plain typed "
                    f"read of the same file (create table as select with the casts) {plain:.1f} s in the same run: "
-                   f"ratio {ratio:.2f} (target <= {LOAD_TARGET_RATIO:.0f}: {'met' if ratio <= LOAD_TARGET_RATIO else 'NOT met'})."]
+                   f"ratio {ratio:.2f} (target <= {LOAD_TARGET_RATIO:.0f}: "
+                   f"{'met' if ratio <= LOAD_TARGET_RATIO else 'NOT met'})."]
     if args.rfm_customers:
         _rfm_path(args, home, out, env, report)
     db = out / "bench.duckdb"  # the published warehouse of the full build
     if db.exists() and rc == 0 and not args.quick and args.only != "rfm":
         report += ["", "Python steps alone on the built warehouse (fit + score, one process each):", ""]
         for step in STEPS:
-            secs_s, gb_s, rc_s = _run([sys.executable, "-m", "segkit.bench", "--step", step, str(db)], env, out / f"step_{step}.log")
+            secs_s, gb_s, rc_s = _run([sys.executable, "-m", "segkit.bench", "--step", step, str(db)], env,
+                                      out / f"step_{step}.log")
             report.append(f"- {step}: {secs_s:.1f} s, peak RSS {gb_s:.2f} GB{'' if rc_s == 0 else f', FAILED (exit {rc_s})'}")
     if db.exists():
         import duckdb

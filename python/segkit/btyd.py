@@ -45,8 +45,9 @@ which gives the same estimates as the expanded data.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -282,7 +283,7 @@ class BetaGeoFitter:
         T: ArrayLike,
         weights: ArrayLike | None = None,
         initial_params: tuple[float, float, float, float] | None = None,
-    ) -> "BetaGeoFitter":
+    ) -> BetaGeoFitter:
         """Fit (r, alpha, a, b) by maximum likelihood.
 
         ``weights`` (optional) are non-negative row counts: fitting unique
@@ -339,7 +340,7 @@ class BetaGeoFitter:
         return p["r"], p["alpha"], p["a"], p["b"]
 
     @classmethod
-    def from_params(cls, r: float, alpha: float, a: float, b: float) -> "BetaGeoFitter":
+    def from_params(cls, r: float, alpha: float, a: float, b: float) -> BetaGeoFitter:
         """Build a fitter with given parameters (e.g. published ones)."""
         for name, v in (("r", r), ("alpha", alpha), ("a", a), ("b", b)):
             if not (np.isfinite(v) and v > 0):
@@ -537,7 +538,7 @@ class GammaGammaFitter:
         monetary_value: ArrayLike,
         weights: ArrayLike | None = None,
         initial_params: tuple[float, float, float] | None = None,
-    ) -> "GammaGammaFitter":
+    ) -> GammaGammaFitter:
         """Fit (p, q, v) on customers with frequency > 0 and monetary_value > 0."""
         x, m = self._check(frequency, monetary_value)
         w = _check_weights(weights, x.shape[0])
@@ -586,7 +587,7 @@ class GammaGammaFitter:
         return self
 
     @classmethod
-    def from_params(cls, p: float, q: float, v: float) -> "GammaGammaFitter":
+    def from_params(cls, p: float, q: float, v: float) -> GammaGammaFitter:
         """Build a fitter with given parameters (e.g. published ones)."""
         for name, val in (("p", p), ("q", q), ("v", v)):
             if not (np.isfinite(val) and val > 0):

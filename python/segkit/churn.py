@@ -17,6 +17,7 @@ Every argument but the frame, features and label is a setting
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,9 +28,22 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from segkit._classifier import (DRIVER_COLUMNS, ID_COLUMN, _binary_metrics, _check_training_labels, _common_checks,
-                                _ids_out, effective_folds, _importance_frame, _numeric_values, _permutation, _prepare, _run_models,
-                                precision_at_top, records)
+from segkit._classifier import (
+    DRIVER_COLUMNS,
+    ID_COLUMN,
+    _binary_metrics,
+    _check_training_labels,
+    _common_checks,
+    _ids_out,
+    _importance_frame,
+    _numeric_values,
+    _permutation,
+    _prepare,
+    _run_models,
+    effective_folds,
+    precision_at_top,
+    records,
+)
 from segkit._common import json_clean, single_threaded
 
 __all__ = ["CHURN_SCORE_COLUMNS", "DRIVER_COLUMNS", "RISK_LABELS", "ChurnResult", "fit_churn_model",
@@ -111,7 +125,7 @@ def _check_edges(edges: Any) -> tuple[float, ...]:
         raise ValueError(f"edges must hold {len(RISK_LABELS) - 1} probabilities (bands {list(RISK_LABELS)}), got {list(e)}")
     if not all(math.isfinite(x) and 0.0 <= x <= 1.0 for x in e):
         raise ValueError(f"edges must lie in [0, 1], got {list(e)}")
-    if any(b <= a for a, b in zip(e, e[1:])):
+    if any(b <= a for a, b in itertools.pairwise(e)):
         raise ValueError(f"edges must be strictly increasing, got {list(e)}")
     return e
 

@@ -49,7 +49,9 @@ from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
 from segkit._common import canonical_order, check_random_state, float_column, json_clean, json_float
-from segkit._common import check_choice as _check_choice, check_int as _check_int, check_names as _check_names
+from segkit._common import check_choice as _check_choice
+from segkit._common import check_int as _check_int
+from segkit._common import check_names as _check_names
 
 __all__ = [
     "NOISE_LABEL",

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -108,7 +109,7 @@ class ShiftedBetaGeometric:
     converged_: bool = False
 
     @classmethod
-    def from_params(cls, alpha: float, beta: float) -> "ShiftedBetaGeometric":
+    def from_params(cls, alpha: float, beta: float) -> ShiftedBetaGeometric:
         return cls(alpha=float(alpha), beta=float(beta), converged_=True)
 
     @staticmethod
@@ -129,7 +130,7 @@ class ShiftedBetaGeometric:
         log_s = cls._log_survival(alpha, beta, renewals)
         return np.where(lost, log_s + np.log(alpha / (alpha + beta + renewals)), log_s)
 
-    def fit(self, renewals: Any, is_lost: Any, weights: Any = None) -> "ShiftedBetaGeometric":
+    def fit(self, renewals: Any, is_lost: Any, weights: Any = None) -> ShiftedBetaGeometric:
         t = np.asarray(renewals, dtype=np.float64)
         lost = np.asarray(is_lost, dtype=bool)
         if t.ndim != 1 or lost.shape != t.shape:
@@ -217,7 +218,7 @@ class BetaGeometricBetaBinomial:
     PARAMS = ("alpha", "beta", "gamma", "delta")
 
     @classmethod
-    def from_params(cls, alpha: float, beta: float, gamma: float, delta: float) -> "BetaGeometricBetaBinomial":
+    def from_params(cls, alpha: float, beta: float, gamma: float, delta: float) -> BetaGeometricBetaBinomial:
         return cls(alpha=float(alpha), beta=float(beta), gamma=float(gamma), delta=float(delta), converged_=True)
 
     @property
@@ -248,7 +249,7 @@ class BetaGeometricBetaBinomial:
             terms.append(np.where(i < n - t_x, term, -np.inf))
         return logsumexp(np.vstack(terms), axis=0)
 
-    def fit(self, frequency: Any, recency: Any, n: Any, weights: Any = None) -> "BetaGeometricBetaBinomial":
+    def fit(self, frequency: Any, recency: Any, n: Any, weights: Any = None) -> BetaGeometricBetaBinomial:
         x, t_x, n_ = self._check(frequency, recency, n)
         w = _weights(weights, len(x))
 
@@ -304,7 +305,8 @@ class BetaGeometricBetaBinomial:
 # --------------------------------------------------------------------------- #
 def _require(settings: Mapping[str, Any], name: str) -> Any:
     if name not in settings:
-        raise KeyError(f"setting {name!r} missing from run_settings; declare it under vars: in dbt_project.yml (run_settings records every var)")
+        raise KeyError(f"setting {name!r} missing from run_settings; "
+                       "declare it under vars: in dbt_project.yml (run_settings records every var)")
     return settings[name]
 
 

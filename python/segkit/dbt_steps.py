@@ -11,7 +11,8 @@ import fnmatch
 import json
 import sys
 import time
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,7 +54,8 @@ def _logged(decision: FitDecision) -> FitDecision:
 
 def _require(settings: Mapping[str, Any], name: str) -> Any:
     if name not in settings:
-        raise KeyError(f"setting {name!r} missing from run_settings; declare it under vars: in dbt_project.yml (run_settings records every var)")
+        raise KeyError(f"setting {name!r} missing from run_settings; "
+                       "declare it under vars: in dbt_project.yml (run_settings records every var)")
     return settings[name]
 
 
@@ -140,7 +142,8 @@ def clustering_step(features: pd.DataFrame, settings: Mapping[str, Any]) -> pd.D
             min_samples=int(_require(settings, "cluster_dbscan_min_samples")),
             tier_names=list(_require(settings, "cluster_tier_names")),
             random_state=int(_require(settings, "cluster_random_state")),
-            max_fit_size=_require(settings, "cluster_dbscan_max_fit_size") if method == "dbscan" else _require(settings, "cluster_kmeans_max_fit_size"),
+            max_fit_size=(_require(settings, "cluster_dbscan_max_fit_size") if method == "dbscan"
+                          else _require(settings, "cluster_kmeans_max_fit_size")),
         )
         run_info = info.to_dict()
         run_info.pop("cluster_profile", None)
@@ -323,7 +326,7 @@ def _model_features(frame: pd.DataFrame, settings: Mapping[str, Any], key: str) 
     configured = _require(settings, key)
     features = list(configured) if configured else [c for c in frame.columns if c not in _NOT_FEATURES]
     labelled = frame[frame["split"] != "score"] if "split" in frame.columns else frame
-    empty = [c for c in features if labelled[c].isna().all() or labelled[c].nunique(dropna=True) < 2 and not configured]
+    empty = [c for c in features if labelled[c].isna().all() or (labelled[c].nunique(dropna=True) < 2 and not configured)]
     if empty:
         progress(f"{key}: leaving out columns without information in the labelled rows: {', '.join(empty)}")
         features = [c for c in features if c not in empty]
@@ -363,13 +366,15 @@ def churn_step(frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame
     train = frame[frame["split"] != "score"]
     decision = _logged(plan_churn(frame, settings))
     if decision.skipped:
-        return pd.DataFrame({c: pd.Series(dtype={"churn_probability": "float64", "is_scored_out_of_fold": "bool"}.get(c, "string"))
+        return pd.DataFrame({c: pd.Series(dtype={"churn_probability": "float64",
+                                                 "is_scored_out_of_fold": "bool"}.get(c, "string"))
                              for c in columns})
     features, categorical = _model_features(frame, settings, "churn_features")
     snapshot = (frame["split"] == "snapshot").all()
     data = frame.drop(columns=["split"]) if snapshot else frame
     data = data.assign(is_churned_next=data["is_churned_next"].astype("boolean"))
-    progress(f"churn: {'snapshot, out-of-fold' if snapshot else 'temporal'} model on {len(train):,} labelled customers, {len(features)} features")
+    progress(f"churn: {'snapshot, out-of-fold' if snapshot else 'temporal'} model on {len(train):,} labelled customers, "
+             f"{len(features)} features")
     started = time.perf_counter()
     result = fit_churn_model(data, features, "is_churned_next", categorical=categorical,
                              model=_require(settings, "churn_model"),
@@ -399,7 +404,8 @@ def tier_change_step(frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.Dat
     columns = ["customer_id", "from_plan", "p_upgrade", "p_downgrade", "p_churn", "p_stay", "run_info"]
     decision = _logged(plan_tier_change(frame, settings))
     if decision.skipped:
-        return pd.DataFrame({c: pd.Series(dtype="string" if c in ("customer_id", "from_plan", "run_info") else "float64") for c in columns})
+        return pd.DataFrame({c: pd.Series(dtype="string" if c in ("customer_id", "from_plan", "run_info") else "float64")
+                             for c in columns})
     subs, labels = _tier_training(frame)
     subs = subs[~labels.isin(decision.params.get("left_out_classes", [])).to_numpy(dtype=bool)]
     train = subs[subs["split"] == "train"]

@@ -53,13 +53,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 __all__ = [
-    "DEFAULT_CUSTOMERS",
-    "TABLE_NAMES",
-    "SCHEMAS",
     "CUSTOMER_TYPES",
+    "DEFAULT_CUSTOMERS",
+    "SCHEMAS",
+    "TABLE_NAMES",
     "generate",
-    "write",
     "main",
+    "write",
 ]
 
 #: Default number of customers.  Sized so that the default CSVs stay small

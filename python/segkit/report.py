@@ -17,10 +17,10 @@ import html
 import json
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 import numpy as np
@@ -198,7 +198,8 @@ def section_rfm(w: Warehouse, s: Section) -> None:
     top = seg.sort_values(["spend", "rfm_segment"], ascending=[False, True]).iloc[0]
     s.stats += [("customers scored", fmt_int(n)), ("segments", fmt_int(len(seg))),
                 ("largest segment", f"{seg.sort_values(['customers', 'rank_'], ascending=[False, True]).iloc[0].rfm_segment}"),
-                ("top segment by spend", f"{top.rfm_segment} ({fmt_pct(top.spend / seg.spend.sum() if seg.spend.sum() else 0)} of spend)")]
+                ("top segment by spend",
+                 f"{top.rfm_segment} ({fmt_pct(top.spend / seg.spend.sum() if seg.spend.sum() else 0)} of spend)")]
 
 
 def section_clv(w: Warehouse, s: Section) -> None:
@@ -220,7 +221,8 @@ def section_clv(w: Warehouse, s: Section) -> None:
             fig.add_vline(x=round(float(r.clv_score_cutoff), 3), line_dash="dash", line_color=PALETTE[3])
             fig.add_annotation(x=round(float(r.clv_score_cutoff), 3), y=1 - 0.08 * i, yref="paper", showarrow=False,
                                xanchor="left", text=f"{html.escape(str(r.clv_segment))} (p{round(100 * r.percentile)}: "
-                               f"{fmt_num(r.clv_score_cutoff)})", font=dict(size=11, color=PALETTE[3]), bgcolor="rgba(255,255,255,0.85)")
+                               f"{fmt_num(r.clv_score_cutoff)})", font=dict(size=11, color=PALETTE[3]),
+                               bgcolor="rgba(255,255,255,0.85)")
         s.stats += [(f"{r.clv_segment} cut-off", f"p{round(100 * r.percentile)} = {fmt_num(r.clv_score_cutoff)}")
                     for r in cuts.itertuples(index=False)]
     s.charts.append(_layout(fig, "Distribution of clv_score with the segment cut-offs", xaxis_title="clv_score",
@@ -323,7 +325,8 @@ def section_churn(w: Warehouse, s: Section) -> None:
     bands = pr.risk_band.value_counts()
     s.stats.append(("customers scored", fmt_int(len(pr))))
     s.stats += [(f"{b} risk", f"{fmt_int(bands[b])} ({fmt_pct(bands[b] / len(pr))})")
-                for b in sorted(bands.index, key=lambda b: ["High", "Medium", "Low"].index(b) if b in ("High", "Medium", "Low") else 9)]
+                for b in sorted(bands.index,
+                                key=lambda b: ["High", "Medium", "Low"].index(b) if b in ("High", "Medium", "Low") else 9)]
     if w.has("prediction_metrics"):
         m = w.df("select roc_auc, precision_top_decile, lift_top_decile, base_rate from prediction_metrics "
                  "where model_name = 'churn' and target = 'churn'")
@@ -361,7 +364,8 @@ def section_churn(w: Warehouse, s: Section) -> None:
                        + ("; the per-fold held-out ROC AUCs are shown instead." if folds else "."))
         if folds:
             fig3 = go.Figure(go.Bar(x=[f"fold {i + 1}" for i in range(len(folds))], y=_round(folds, 4),
-                                    marker_color=PALETTE[1], texttemplate="%{y:.3f}", hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
+                                    marker_color=PALETTE[1], texttemplate="%{y:.3f}",
+                                    hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
             s.charts.append(_layout(fig3, "Held-out ROC AUC per cross-validation fold", yaxis_range=[0.5, 1], height=300))
 
 
@@ -430,7 +434,8 @@ def section_clusters(w: Warehouse, s: Section) -> None:
                                  f"({len(keep)} standardised features)", height=440,
                             xaxis_title=f"PC1 ({fmt_pct(ev[0])} of variance)", yaxis_title=f"PC2 ({fmt_pct(ev[1])})"))
     s.stats += [("method shown", method), ("clusters", fmt_int(df.cluster_id.nunique())),
-                ("customers plotted", f"{fmt_int(len(df))} of {fmt_int(n_all)}" + (" (seeded sample)" if n_all > len(df) else "")),
+                ("customers plotted",
+                 f"{fmt_int(len(df))} of {fmt_int(n_all)}" + (" (seeded sample)" if n_all > len(df) else "")),
                 ("variance in 2 components", fmt_pct(ev.sum()))]
     if w.has("cluster_profiles"):
         have = [r[0] for r in w.con.execute(
@@ -474,11 +479,14 @@ def section_predictions(w: Warehouse, s: Section) -> None:
                             + html_table(bt, {"precision": fmt_pct, "lift": lambda v: fmt_num(v, 1), "cutoffs": fmt_int}))
     if w.has("customer_clv_forecast"):
         seg_sql = ("select coalesce(r.rfm_segment, 'no RFM segment') as segment, min(coalesce(r.rfm_segment_rank, 999)) as rk, "
-                   "count(*) as customers, cast(avg(cast(f.predicted_clv as decimal(38, 4))) as double) as mean_clv, sum(cast(f.predicted_clv as decimal(38, 4))) as total "
+                   "count(*) as customers, cast(avg(cast(f.predicted_clv as decimal(38, 4))) as double) as mean_clv, "
+                   "sum(cast(f.predicted_clv as decimal(38, 4))) as total "
                    "from customer_clv_forecast f left join customer_rfm r using (customer_id) "
                    "where f.predicted_clv is not null group by 1 order by 2, 1") if "customer_rfm" in w.tables else (
-                   "select 'all customers' as segment, 1 as rk, count(*) as customers, cast(avg(cast(predicted_clv as decimal(38, 4))) as double) as mean_clv, "
-                   "sum(cast(predicted_clv as decimal(38, 4))) as total from customer_clv_forecast where predicted_clv is not null")
+                   "select 'all customers' as segment, 1 as rk, count(*) as customers, "
+                   "cast(avg(cast(predicted_clv as decimal(38, 4))) as double) as mean_clv, "
+                   "sum(cast(predicted_clv as decimal(38, 4))) as total from customer_clv_forecast "
+                   "where predicted_clv is not null")
         seg = w.df(seg_sql)
         if len(seg) and seg.customers.sum() > 0:
             seg["total"] = seg.total.astype(float)
@@ -537,8 +545,8 @@ def section_product(w: Warehouse, s: Section) -> None:
         pp = w.df("select product_id, product_category, cast(revenue as double) as revenue, revenue_share, units, "
                   "refund_rate, is_laggard, revenue_rank from product_performance order by revenue_rank, product_id")
         top = pp.head(10)
-        fig = go.Figure(go.Bar(x=_round(top.revenue[::-1], 2), y=(top.product_id.astype(str) + " (" + top.product_category.astype(str)
-                                                                    + ")")[::-1].tolist(),
+        fig = go.Figure(go.Bar(x=_round(top.revenue[::-1], 2),
+                               y=(top.product_id.astype(str) + " (" + top.product_category.astype(str) + ")")[::-1].tolist(),
                                orientation="h", marker_color=PALETTE[0], customdata=_round(top.revenue_share[::-1]),
                                hovertemplate="%{y}: %{x:,.0f} (%{customdata:.1%})<extra></extra>"))
         s.charts.append(_layout(fig, "Top 10 products by revenue", height=380, xaxis_title="revenue"))
@@ -625,7 +633,8 @@ def section_geography(w: Warehouse, s: Section) -> None:
                                   customdata=_round(on_map.customers),
                                   hovertemplate="%{text}: %{z:,.0f}<br>%{customdata:,} customers<extra></extra>"))
     fig.update_geos(projection_type="natural earth", projection_rotation=dict(lon=0, lat=0, roll=0),
-                    center=dict(lon=0, lat=0), lonaxis_range=[-180, 180], lataxis_range=[-60, 85], showcountries=True, countrycolor="#ccc", showframe=False,
+                    center=dict(lon=0, lat=0), lonaxis_range=[-180, 180], lataxis_range=[-60, 85], showcountries=True,
+                    countrycolor="#ccc", showframe=False,
                     resolution=110, scope="world", showland=True, landcolor="#f2f2f2")
     s.charts.append(_layout(fig, "Revenue by country", height=460, margin=dict(l=10, r=10, t=50, b=10)))
     top = geo.iloc[0]
@@ -665,7 +674,8 @@ main{padding:8px 32px 40px;max-width:1200px}
 section.report-section{background:#fff;border:1px solid #e3e3e3;border-radius:6px;margin:18px 0;padding:12px 20px}
 section.report-section h2{margin:4px 0 10px;font-size:18px}h3{font-size:14px;margin:14px 0 6px}
 dl.stats{display:flex;flex-wrap:wrap;gap:10px 28px;margin:0 0 8px}dl.stats div{min-width:120px}
-dl.stats dt{font-size:11px;color:#666;text-transform:uppercase;letter-spacing:.03em}dl.stats dd{margin:0;font-size:17px;font-weight:600}
+dl.stats dt{font-size:11px;color:#666;text-transform:uppercase;letter-spacing:.03em}\
+dl.stats dd{margin:0;font-size:17px;font-weight:600}
 p.note{color:#6b5b00;background:#fff8db;padding:6px 10px;border-radius:4px;font-size:13px}
 section.skipped{opacity:.8}table.data{border-collapse:collapse;font-size:12px;margin-bottom:8px}
 table.data th,table.data td{border-bottom:1px solid #eee;padding:3px 10px;text-align:left}table.data th{background:#f4f6f8}
@@ -741,7 +751,8 @@ def _render(db_path: Path, dataset: str | None) -> tuple[str, str]:
 
 
 def _meta(con, dataset: str | None, db_path: Path) -> dict[str, str]:
-    tables = {r[0] for r in con.execute("select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
+    tables = {r[0] for r in con.execute("select table_name from information_schema.tables "
+                                        "where table_schema = 'main'").fetchall()}
     as_of = None
     if "run_settings" in tables:
         if dataset is None:

@@ -57,7 +57,8 @@ def summarize(db_path: Path) -> str:
                 "select source_table, rows_in, rows_used, rows_rejected, is_reconciled "
                 "from input_reconciliation order by source_table"
             ).fetchall():
-                lines.append(f"  {row[0]:<34} in {row[1]:>10,}  used {row[2]:>10,}  rejected {row[3]:>8,}  {'ok' if row[4] else 'MISMATCH'}")
+                lines.append(f"  {row[0]:<34} in {row[1]:>10,}  used {row[2]:>10,}  rejected {row[3]:>8,}  "
+                             f"{'ok' if row[4] else 'MISMATCH'}")
         for table, label in SEGMENT_TABLES:
             if table not in names:
                 continue
@@ -68,7 +69,7 @@ def summarize(db_path: Path) -> str:
                 continue
             lines.append(f"Segment sizes in {table}:")
             for lab, n in rows:
-                lines.append(f"  {str(lab):<34} {n:>12,}")
+                lines.append(f"  {lab!s:<34} {n:>12,}")
     return "\n".join(lines)
 
 

@@ -15,8 +15,19 @@ import pandas as pd
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 
-from segkit._classifier import (ID_COLUMN, _binary_metrics, _check_training_labels, _common_checks, _ids_out,
-                                _importance_frame, _permutation, _prepare, _run_models, effective_folds, records)
+from segkit._classifier import (
+    ID_COLUMN,
+    _binary_metrics,
+    _check_training_labels,
+    _common_checks,
+    _ids_out,
+    _importance_frame,
+    _permutation,
+    _prepare,
+    _run_models,
+    effective_folds,
+    records,
+)
 from segkit._common import check_column_name, check_names, json_clean, single_threaded
 
 __all__ = ["TIER_CHANGE_CLASSES", "TIER_PROBABILITY_COLUMNS", "TierChangeResult", "fit_tier_change_model"]
