@@ -5,7 +5,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from dbt_harness import run_dbt  # noqa: E402
+from dbt_harness import run_dbt
 
 
 @pytest.fixture(scope="session")

@@ -364,7 +364,7 @@ def test_empty_population_cutoff() -> None:
 # synthetic BG/NBD data
 # --------------------------------------------------------------------------- #
 def test_predicted_clv_beats_random_and_old_score(synthetic_result) -> None:
-    metrics, preds = synthetic_result
+    metrics, _preds = synthetic_result
     assert list(metrics["method"].unique()) == list(METHODS)
     cutoffs = sorted(metrics["cutoff_date"].unique())
     assert len(cutoffs) == 2
@@ -461,4 +461,5 @@ def test_run_backtest_has_no_default_copy_of_a_setting():
     import inspect
 
     params = inspect.signature(_run_backtest).parameters
-    assert [n for n in ['top_share', 'rfm_high_segments', 'kmeans_k', 'random_state'] if params[n].default is not inspect.Parameter.empty] == []
+    assert [n for n in ['top_share', 'rfm_high_segments', 'kmeans_k', 'random_state']
+            if params[n].default is not inspect.Parameter.empty] == []

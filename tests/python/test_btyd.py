@@ -514,7 +514,7 @@ def test_simulation_recovers_params_and_timing_1m(capsys: pytest.CaptureFixture[
     uniq = df.value_counts().rename("n").reset_index()
     bgw = BetaGeoFitter().fit(uniq["x"], uniq["t_x"], uniq["T"], weights=uniq["n"])
     weighted_s = time.perf_counter() - t0
-    for k, v in PUB_BG.items():
+    for k, _v in PUB_BG.items():
         assert bgw.params_[k] == pytest.approx(bgf.params_[k], rel=0.01)
 
     # Gamma-Gamma: nu ~ Gamma(q, rate v); zbar | x ~ Gamma(p x, rate nu x)
@@ -544,4 +544,5 @@ def test_customer_lifetime_value_has_no_default_copy_of_a_setting():
     import inspect
 
     params = inspect.signature(_customer_lifetime_value).parameters
-    assert [n for n in ['horizon_months', 'monthly_discount_rate', 'time_unit', 'days_per_month'] if params[n].default is not inspect.Parameter.empty] == []
+    assert [n for n in ['horizon_months', 'monthly_discount_rate', 'time_unit', 'days_per_month']
+            if params[n].default is not inspect.Parameter.empty] == []

@@ -5,6 +5,8 @@ tier_movements (the MRR bridge), churn_by_segment (consistent with customer_clv)
 and the clv_source switch of customer_clv."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -125,7 +127,7 @@ def test_tier_movements_mrr_bridge(demo, inputs):
     moves = _frame(demo, "select movement_month, sum(mrr_change) as change from tier_movements group by 1",
                    "movement_month")
     change = moves.change.astype(float).reindex(pd.to_datetime(moves.index)).reindex(months, fill_value=0.0)
-    for month, following in zip(months[:-1], months[1:]):
+    for month, following in itertools.pairwise(months):
         assert mrr_before(following) == pytest.approx(mrr_before(month) + change[month], abs=1e-6), month
 
     counts = dict(demo.query("select movement_type, sum(movements) from tier_movements group by 1"))

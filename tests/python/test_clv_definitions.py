@@ -13,7 +13,7 @@ assert_nexa_sat_published_figures test."""
 from __future__ import annotations
 
 from bisect import bisect_left
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 
 import duckdb
@@ -121,7 +121,7 @@ def test_clv_score_is_the_weighted_percentile_rank(demo):
 
 def test_no_feature_dominates_the_score(demo):
     frame = _features(demo)
-    expected, ranks = _expected_scores(frame)
+    _expected, ranks = _expected_scores(frame)
     scored = frame.is_scored.to_numpy()
     # mean contribution of each weighted feature = weight x its mean rank
     contribution = {f: float(w) * float(np.mean([float(r) for r, s in zip(ranks[f], scored) if s]))

@@ -14,15 +14,12 @@ or quantities recomputed here by another route (quadrature, direct sums) from th
 published parameters; never values copied from segkit.contractual."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate, stats
 
 from dbt_harness import PROJECT_DIR, partial_build
-
 
 # Fader & Hardie (2007): survivors at the end of years 0..12 (the paper's table).
 SURVIVORS = {
@@ -192,7 +189,8 @@ def test_donations_transactions_give_back_the_summary(donations):
     assert [tuple(r) for r in got] == expected
     # one donation per donor-year, the first in 1995
     assert donations.scalar("select count(*) from intermediate.int_transactions") == int((d.weights * (1 + d.frequency)).sum())
-    assert donations.scalar("select min(year(transacted_at)) || '-' || max(year(transacted_at)) from intermediate.int_transactions") == "1995-2001"
+    assert donations.scalar("select min(year(transacted_at)) || '-' || max(year(transacted_at)) "
+                            "from intermediate.int_transactions") == "1995-2001"
 
 
 def test_bgbb_through_dbt_reproduces_the_paper(donations):
@@ -249,7 +247,8 @@ def _monthly_cycles(started_at: pd.Timestamp, stop: pd.Timestamp) -> int:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    return partial_build(tmp_path_factory.mktemp("contractual_demo"), "+contractual_clv_segments +sbg_cohort_survival +sbg_survival", dataset="demo")
+    return partial_build(tmp_path_factory.mktemp("contractual_demo"),
+                         "+contractual_clv_segments +sbg_cohort_survival +sbg_survival", dataset="demo")
 
 
 def _demo_lifetimes(demo) -> pd.DataFrame:
@@ -351,8 +350,10 @@ def test_demo_contractual_clv_is_monthly_amount_times_derl(demo):
     assert all(float(per_customer[c]) == pytest.approx(v, abs=0.005) for c, v in expected.items())
     segments = demo.query("""
         select s.clv_segment, s.plan_level, s.customers, s.total_contractual_clv,
-               (select count(*) from contractual_clv c where coalesce(c.clv_segment, '(no CLV segment)') = s.clv_segment and c.plan_level = s.plan_level),
-               (select sum(contractual_clv) from contractual_clv c where coalesce(c.clv_segment, '(no CLV segment)') = s.clv_segment and c.plan_level = s.plan_level)
+               (select count(*) from contractual_clv c
+                where coalesce(c.clv_segment, '(no CLV segment)') = s.clv_segment and c.plan_level = s.plan_level),
+               (select sum(contractual_clv) from contractual_clv c
+                where coalesce(c.clv_segment, '(no CLV segment)') = s.clv_segment and c.plan_level = s.plan_level)
         from contractual_clv_segments s""")
     assert segments and all(r[2] == r[4] and r[3] == r[5] for r in segments)
     assert sum(r[2] for r in segments) == len(per_customer)

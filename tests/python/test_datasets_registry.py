@@ -69,7 +69,8 @@ def test_a_build_enables_exactly_the_staging_folder_and_seeds_of_its_dataset(reg
     on_disk = {str(p.relative_to(PROJECT_DIR)) for p in (STAGING / adapter).glob("*.sql")}
     assert staging == on_disk
     seeds = {n["original_file_path"] for n in nodes if n["resource_type"] == "seed"}
-    own_seeds = {str(p.relative_to(PROJECT_DIR)) for p in (SEEDS / adapter).glob("*.csv")} if (SEEDS / adapter).is_dir() else set()
+    own_seeds = ({str(p.relative_to(PROJECT_DIR)) for p in (SEEDS / adapter).glob("*.csv")}
+                 if (SEEDS / adapter).is_dir() else set())
     shared_seeds = {str(p.relative_to(PROJECT_DIR)) for p in SEEDS.glob("*.csv")}
     assert seeds == own_seeds | shared_seeds
 

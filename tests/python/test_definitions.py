@@ -114,7 +114,8 @@ def test_active_sets_of_clv_and_churn_model_coincide(today):
         assert customer_id not in clv
     assert today.scalar("""
         select count(*) from intermediate.int_customer_value_features
-        where is_active_customer is distinct from (has_active_subscription or coalesce(days_since_last_purchase < 90, false))""") == 0
+        where is_active_customer is distinct from
+              (has_active_subscription or coalesce(days_since_last_purchase < 90, false))""") == 0
 
 
 # 3.5 (clv_score in exact decimal arithmetic, C000860 = 40.50) is pinned in

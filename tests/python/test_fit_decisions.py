@@ -7,8 +7,15 @@ import pandas as pd
 import pytest
 
 from segkit._common import FIT_DECISION_COLUMNS, FitDecision, decide_classifier, decide_size, decisions_frame
-from segkit.dbt_steps import (backtest_decisions, churn_step, clv_decisions, plan_churn, plan_clustering,
-                              plan_tier_change, tier_change_step)
+from segkit.dbt_steps import (
+    backtest_decisions,
+    churn_step,
+    clv_decisions,
+    plan_churn,
+    plan_clustering,
+    plan_tier_change,
+    tier_change_step,
+)
 
 
 def labels(**counts: int) -> pd.Series:

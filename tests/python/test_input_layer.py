@@ -119,7 +119,7 @@ def test_dates_that_lie_are_quarantined_and_as_of_comes_from_used_rows(dirty):
 def test_malformed_line_lands_in_rejected_rows_with_file_and_line(dirty):
     """Case 4: the line with an unquoted comma is rejected with its line number and
     raw text; every other line loads."""
-    result, data = dirty
+    result, _data = dirty
     rows = result.query("select row_key, reason, raw_row, source_file, line_number from rejected_rows "
                         "where line_number is not null")
     assert len(rows) == 1
@@ -193,7 +193,7 @@ def test_orders_only_folder_builds_every_transaction_mart(tmp_path):
     assert result.scalar("select count(*) from rejected_rows") == 0
     # the default window ends on the build day, and run_settings records which day that was
     import datetime
-    today = datetime.datetime.now(datetime.timezone.utc).date()
+    today = datetime.datetime.now(datetime.UTC).date()
     assert result.scalar("select max(resolved_input_date_max) from run_settings") in \
         {str(today), str(today - datetime.timedelta(days=1))}
 

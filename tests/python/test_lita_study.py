@@ -35,7 +35,8 @@ def test_all_rows_used(lita):
     assert lita.scalar("select count(*) from intermediate.int_customers") == 20
 
 
-@pytest.mark.parametrize("dimension, column", [("region", "Region"), ("plan_level", "SubscriptionType"), ("start_quarter", "quarter")])
+@pytest.mark.parametrize("dimension, column",
+                         [("region", "Region"), ("plan_level", "SubscriptionType"), ("start_quarter", "quarter")])
 def test_revenue_and_cancellations_by_dimension(lita, raw, dimension, column):
     got = _dim(lita, dimension)
     expected = raw.groupby(column).agg(n=("Revenue", "size"), revenue=("Revenue", "sum"),

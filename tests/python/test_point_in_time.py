@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 import yaml
 
 from dbt_harness import PROJECT_DIR, partial_build
@@ -54,7 +53,8 @@ def test_backtest_cutoff_features_are_the_as_of_features(today, at_cutoff):
     snap = _rows(today, f"select customer_id, {cols}, rfm_segment, frequency, recency, T, monetary_value "
                         f"from backtest_cutoff_features where cutoff_date = date '{CUTOFF}'")
     ref = _rows(at_cutoff, f"""
-        select f.customer_id, {', '.join('f.' + c for c in FEATURES)}, r.rfm_segment, r.frequency, r.recency, r.T, r.monetary_value
+        select f.customer_id, {', '.join('f.' + c for c in FEATURES)},
+               r.rfm_segment, r.frequency, r.recency, r.T, r.monetary_value
         from intermediate.int_customer_value_features as f join customer_rfm as r using (customer_id)
         where r.frequency is not null""")
     assert len(snap) > 1000
@@ -99,7 +99,8 @@ def test_refunds_are_not_purchases_at_a_cutoff(today):
 
 
 def test_nobody_signed_up_after_the_as_of_date_is_in_its_population(at_cutoff):
-    later = at_cutoff.scalar(f"select count(*) from intermediate.int_customers where signed_up_at >= timestamp '{CUTOFF}' + interval 1 day")
+    later = at_cutoff.scalar(f"select count(*) from intermediate.int_customers "
+                             f"where signed_up_at >= timestamp '{CUTOFF}' + interval 1 day")
     assert later > 0
     known = at_cutoff.scalar(f"select count(*) from intermediate.int_customers where signed_up_at is null "
                              f"or signed_up_at < timestamp '{CUTOFF}' + interval 1 day")

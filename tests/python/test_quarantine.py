@@ -4,7 +4,6 @@ A wrong var stops the build with a message naming it."""
 from __future__ import annotations
 
 import csv
-import shutil
 
 import pytest
 
@@ -25,7 +24,8 @@ def _dirty_copy(path):
     rows[4]["Partner"] = "Maybe"                      # unknown Yes/No
     rows[5]["Monthly_Bill_Amount"] = "abc"            # not a number
     rows.append(dict(rows[10]))                       # exact duplicate: one copy kept
-    conflict = dict(rows[20]); conflict["Monthly_Bill_Amount"] = "1.00"
+    conflict = dict(rows[20])
+    conflict["Monthly_Bill_Amount"] = "1.00"
     rows.append(conflict)                             # conflicting duplicate: both rejected
     with open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=header)
@@ -36,7 +36,7 @@ def _dirty_copy(path):
 
 def test_dirty_copy_is_quarantined_and_reconciles(tmp_path):
     dirty = tmp_path / "nexa_dirty.csv"
-    rows_in, rows = _dirty_copy(dirty)
+    rows_in, _rows = _dirty_copy(dirty)
     result = run_dbt(tmp_path, vars={"dataset": "nexa_sat", "raw_files": {"nexa_sat_subscribers": str(dirty)}})
     assert result.returncode == 0, result.output[-4000:]
 
@@ -66,7 +66,8 @@ def test_dirty_copy_is_quarantined_and_reconciles(tmp_path):
     ({"dataset": "nexa_sat", "clv_population": "everyone"}, "clv_population"),
     ({"dataset": "nexa_sat", "clv_score_weights": {"monthly_amount": "lots"}}, "clv_score_weights"),
     ({"dataset": "nexa_sat", "clv_score_weights": {"no_such_feature": 1}}, "clv_score_weights"),
-    ({"dataset": "nexa_sat", "clv_segments": [{"label": "Low", "percentile": 0.2}, {"label": "High", "percentile": 0.9}]}, "clv_segments"),
+    ({"dataset": "nexa_sat", "clv_segments": [{"label": "Low", "percentile": 0.2}, {"label": "High", "percentile": 0.9}]},
+     "clv_segments"),
     ({"dataset": "nexa_sat", "as_of_date": "yesterday"}, "as_of_date"),
 ])
 def test_wrong_setting_stops_the_build_naming_it(tmp_path, vars, named):

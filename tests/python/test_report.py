@@ -12,6 +12,7 @@ The demo warehouse: the session's demo build fixture when conftest.py has one
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -302,10 +303,8 @@ class Chromium:
         return json.loads(raw)
 
     def close(self):
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             self.send("Browser.close", timeout=10)
-        except (RuntimeError, TimeoutError, OSError):
-            pass
         try:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
