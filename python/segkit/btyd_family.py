@@ -116,6 +116,26 @@ def _grouped_x(x: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray, Fl
     return ux, inv, np.bincount(inv, weights=w, minlength=ux.shape[0])
 
 
+class _ParetoRows:
+    """Weighted (x, t_x, T) rows reduced for the Pareto/NBD likelihood: the
+    distinct x (with their summed weights) and the distinct (x, t) pairs over
+    t in t_x and T, with each row's index into them, so that the 2F1 terms are
+    evaluated once per pair (about 120k pairs for 600k rows at 1M customers)."""
+
+    def __init__(self, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray) -> None:
+        n = x.shape[0]
+        self.w = w
+        self.ux, _, self.wx = _grouped_x(x, w)
+        ux, x_inv = self.ux, np.searchsorted(self.ux, x)
+        ut, t_inv = np.unique(np.concatenate([t_x, T]), return_inverse=True)
+        key = np.concatenate([x_inv, x_inv]).astype(np.int64) * ut.shape[0] + t_inv.reshape(-1)
+        ukey, inv = np.unique(key, return_inverse=True)
+        inv = inv.reshape(-1)
+        self.n_pairs = ukey.shape[0]
+        self.px, self.pt = ux[ukey // ut.shape[0]], ut[ukey % ut.shape[0]]
+        self.i_tx, self.i_T = inv[:n], inv[n:]
+
+
 class _Family:
     """Shared fitting machinery: minimise the mean weighted negative
     log-likelihood over log-parameters (BFGS with a central-difference
@@ -123,6 +143,10 @@ class _Family:
 
     name = ""
     param_names: tuple[str, ...] = ()
+    # standard errors from central differences of loglik_and_grad's gradient
+    # (False: from the likelihood, numerical_hessian, as for a model whose
+    # gradient is itself partly numerical)
+    se_from_gradient = True
 
     def __init__(self, penalizer_coef: float = 0.0, tol: float = 1e-8, maxiter: int = 2000) -> None:
         self.penalizer_coef = float(penalizer_coef)
@@ -145,6 +169,14 @@ class _Family:
 
     def _initial(self, x: FloatArray, T: FloatArray, w: FloatArray) -> tuple[float, ...]:
         raise NotImplementedError
+
+    @staticmethod
+    def _groups(x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray):
+        """What loglik_and_grad reuses across evaluations (here: the distinct x)."""
+        return _grouped_x(x, w)
+
+    def _neg_ll(self, x, t_x, T_, w, groups) -> Callable[[FloatArray], float]:
+        return lambda th: -self.total_log_likelihood(th, x, t_x, T_, w)
 
     @classmethod
     def from_params(cls, **params: float) -> "_Family":
@@ -191,7 +223,7 @@ class _Family:
             return -ll / total_w + pen * float(np.sum(params ** 2))
 
         analytic = getattr(self, "loglik_and_grad", None)
-        groups = _grouped_x(x, w)
+        groups = self._groups(x, t_x, T_, w)
 
         def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
             if analytic is not None:
@@ -220,17 +252,18 @@ class _Family:
 
         log_params, ok, msg = _minimize(objective, x0, self.tol, self.maxiter, accept_gtol=1e-5)
         params = np.exp(log_params)
-        self._set_fit(params, x, t_x, T_, w, ok, msg, started)
+        self._set_fit(params, x, t_x, T_, w, ok, msg, started, groups)
         return self
 
-    def _set_fit(self, params, x, t_x, T_, w, ok, msg, started) -> None:
+    def _set_fit(self, params, x, t_x, T_, w, ok, msg, started, groups=None) -> None:
         total_w = float(w.sum())
         self.params_ = dict(zip(self.param_names, map(float, params)))
         self.log_likelihood_ = self.total_log_likelihood(params, x, t_x, T_, w)
         analytic = getattr(self, "loglik_and_grad", None)
-        groups = _grouped_x(x, w)
-        neg_grad = (lambda th: -analytic(th, x, t_x, T_, w, groups)[1]) if analytic is not None else None
-        se = standard_errors(lambda th: -self.total_log_likelihood(th, x, t_x, T_, w), params, neg_grad)
+        groups = self._groups(x, t_x, T_, w) if groups is None else groups
+        neg_grad = (lambda th: -analytic(th, x, t_x, T_, w, groups)[1]) \
+            if analytic is not None and self.se_from_gradient else None
+        se = standard_errors(self._neg_ll(x, t_x, T_, w, groups), params, neg_grad)
         self.std_errors_ = dict(zip(self.param_names, map(float, se)))
         k = len(self.param_names)
         self.aic_ = 2.0 * k - 2.0 * self.log_likelihood_
@@ -267,32 +300,44 @@ class ParetoNBDFitter(_Family):
         mean_rate = float(np.average(x, weights=w) / max(np.average(T, weights=w), 1e-12))
         return (1.0, 1.0 / max(mean_rate, 1e-6), 1.0, float(np.average(T, weights=w)))
 
+    se_from_gradient = False   # r, s derivatives are numerical: SEs from the likelihood
+
+    @staticmethod
+    def _log_I(alpha: float, beta: float, a1: FloatArray, a2: FloatArray, t: FloatArray) -> FloatArray:
+        """log I(t), ``I(t) = int_t^inf (alpha+tau)^-a1 (beta+tau)^-a2 dtau`` (a1 = r+x,
+        a2 = s+1 in the likelihood; a1 + a2 > 1): the dropout-time integral of
+        note 009, whose eq. (22)/(23) 2F1 term is ``F(t) = (r+s+x) I(t)``.
+
+        For alpha >= beta, with z = (alpha-beta)/(alpha+t) and Euler's
+        transformation 2F1(a,b;c;z) = (1-z)^(c-a-b) 2F1(c-a, c-b; c; z),
+        ``I(t) = (alpha+t)^-a1 (beta+t)^(1-a2) 2F1(1, a1; a1+a2; z) / (a1+a2-1)``;
+        for alpha < beta the same with (alpha, a1) and (beta, a2) swapped.  The
+        2F1 is a bounded series of positive terms (c >= b > 0, 0 <= z < 1), so it
+        neither overflows nor cancels."""
+        if alpha >= beta:
+            big, small, b_big, b_small = alpha, beta, a1, a2
+        else:
+            big, small, b_big, b_small = beta, alpha, a2, a1
+        c = a1 + a2
+        return (-b_big * np.log(big + t) + (1.0 - b_small) * np.log(small + t) - np.log(c - 1.0)
+                + _log_2f1_1bc(b_big, c, (big - small) / (big + t)))
+
+    @staticmethod
+    def _log_J(l_tx: FloatArray, l_T: FloatArray) -> FloatArray:
+        """log(I(t_x) - I(T)) from log I(t_x) and log I(T) (I decreasing)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return l_tx + np.log(-np.expm1(np.minimum(l_T - l_tx, 0.0)))
+
     @staticmethod
     def _log_A0(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
-        """log A0 of FHL's note 009, eq. (22)/(23), for either order of alpha and beta.
-
-        With M = max(alpha, beta), m = min(alpha, beta), rsx = r+s+x and
-        b2 = s+1 (alpha >= beta) or r+x (alpha < beta),
-        ``A0 = F(t_x) - F(T)``, ``F(t) = 2F1(rsx, b2; rsx+1; (M-m)/(M+t)) / (M+t)^rsx``.
-        Euler's transformation 2F1(a,b;c;z) = (1-z)^(c-a-b) 2F1(c-a, c-b; c; z)
-        with 1-z = (m+t)/(M+t) gives
-        ``log F(t) = (1-b2) log((m+t)/(M+t)) - rsx log(M+t) + log 2F1(1, rsx+1-b2; rsx+1; z)``,
-        whose 2F1 is a bounded series of positive terms; the difference is taken
-        as ``log F(t_x) + log(-expm1(log F(T) - log F(t_x)))``.
-        """
+        """log A0 of FHL's note 009, eq. (22)/(23), for either order of alpha and beta:
+        ``A0 = F(t_x) - F(T) = (r+s+x) (I(t_x) - I(T))`` with I of :meth:`_log_I`."""
         r, alpha, s, beta = params
-        M, m = max(alpha, beta), min(alpha, beta)
-        rsx = r + s + x
-        b2 = s + 1.0 if alpha >= beta else r + x
-
-        def log_F(t: FloatArray) -> FloatArray:
-            z = (M - m) / (M + t)
-            return ((1.0 - b2) * (np.log(m + t) - np.log(M + t)) - rsx * np.log(M + t)
-                    + _log_2f1_1bc(rsx + 1.0 - b2, rsx + 1.0, z))
-
-        l1, l2 = log_F(t_x), log_F(T)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return l1 + np.log(-np.expm1(np.minimum(l2 - l1, 0.0)))
+        a1 = r + x
+        a2 = np.full_like(a1, s + 1.0)
+        lJ = ParetoNBDFitter._log_J(ParetoNBDFitter._log_I(alpha, beta, a1, a2, t_x),
+                                    ParetoNBDFitter._log_I(alpha, beta, a1, a2, T))
+        return np.log(r + s + x) + lJ
 
     @staticmethod
     def _parts(params, x, t_x, T):
@@ -301,6 +346,65 @@ class ParetoNBDFitter(_Family):
         u1 = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
         u2 = np.log(s) - np.log(r + s + x) + ParetoNBDFitter._log_A0(params, x, t_x, T)
         return a1, u1, u2
+
+    @staticmethod
+    def _groups(x, t_x, T, w) -> "_ParetoRows":
+        return _ParetoRows(x, t_x, T, w)
+
+    def _neg_ll(self, x, t_x, T_, w, groups):
+        return lambda th: -self.loglik_and_grad(th, x, t_x, T_, w, groups, gradient=False)[0]
+
+    @staticmethod
+    def loglik_and_grad(params, x, t_x, T, w, groups: "_ParetoRows", gradient: bool = True):
+        """Total weighted LL (the sum of :meth:`log_likelihood_rows`) and its gradient
+        in (r, alpha, s, beta), computed on the distinct x and the distinct (x, t)
+        pairs of ``groups`` (log I only depends on x and t in {t_x, T}):
+        ``LL = sum_x w_x A1(x) + sum_rows w logaddexp(u1, u2)``, u1 on the (x, T)
+        pairs, ``u2 = log s + log(I(t_x) - I(T))``.  The gradient is analytic except
+        d log I / d r and d log I / d s (central differences in a1 and a2):
+        d log I / d alpha = -a1 I(a1+1, a2) / I, d log I / d beta = -a2 I(a1, a2+1) / I."""
+        r, alpha, s, beta = (float(v) for v in params)
+        g = groups
+        a1 = r + g.px
+        a2 = np.full_like(a1, s + 1.0)
+        log_I = ParetoNBDFitter._log_I
+        lI = log_I(alpha, beta, a1, a2, g.pt)
+        l_tx, l_T = lI[g.i_tx], lI[g.i_T]
+        lJ = ParetoNBDFitter._log_J(l_tx, l_T)
+        log_aT, log_bT = np.log(alpha + g.pt), np.log(beta + g.pt)
+        u1 = (-a1 * log_aT - s * log_bT)[g.i_T]
+        u2 = np.log(s) + lJ
+        A1x = gammaln(r + g.ux) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        ll = float(g.wx @ A1x + g.w @ np.logaddexp(u1, u2))
+        if not gradient:
+            return ll, None
+        # d log I / d theta on the pairs
+        h_r, h_s = 1e-5 * min(1.0, r), 1e-5 * min(1.0, s)
+        dI = [
+            (log_I(alpha, beta, a1 + h_r, a2, g.pt) - log_I(alpha, beta, a1 - h_r, a2, g.pt)) / (2.0 * h_r),
+            -a1 * np.exp(log_I(alpha, beta, a1 + 1.0, a2, g.pt) - lI),
+            (log_I(alpha, beta, a1, a2 + h_s, g.pt) - log_I(alpha, beta, a1, a2 - h_s, g.pt)) / (2.0 * h_s),
+            -a2 * np.exp(log_I(alpha, beta, a1, a2 + 1.0, g.pt) - lI),
+        ]
+        # per row d log J = (dl_tx - q dl_T) / (1 - q), q = I(T)/I(t_x), weighted by
+        # the share sig of u2 in logaddexp(u1, u2); the row weights are summed onto
+        # the pairs (bincount: a fixed order), so each derivative is one dot product
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            q = np.exp(np.minimum(l_T - l_tx, 0.0))
+            sw = g.w * expit(u2 - u1)
+            c = np.where(sw > 0, sw / (1.0 - q), 0.0)   # sw = 0 where I(t_x) = I(T) (t_x = T)
+        n_p = g.n_pairs
+        on_pairs = (np.bincount(g.i_tx, weights=c, minlength=n_p)
+                    - np.bincount(g.i_T, weights=c * q, minlength=n_p))
+        u1_w = np.bincount(g.i_T, weights=g.w - sw, minlength=n_p)   # the weight of u1
+        W = float(g.wx.sum())
+        grad = np.array([
+            g.wx @ (digamma(r + g.ux) - digamma(r)) + W * np.log(alpha) - u1_w @ log_aT + on_pairs @ dI[0],
+            W * r / alpha - u1_w @ (a1 / (alpha + g.pt)) + on_pairs @ dI[1],
+            W * np.log(beta) - u1_w @ log_bT + float(sw.sum()) / s + on_pairs @ dI[2],
+            W * s / beta - s * (u1_w @ (1.0 / (beta + g.pt))) + on_pairs @ dI[3],
+        ])
+        return ll, grad
 
     @staticmethod
     def log_likelihood_rows(params, x, t_x, T):
