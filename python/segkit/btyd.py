@@ -124,6 +124,7 @@ def _minimize(
     tol: float,
     maxiter: int,
     accept_gtol: float = 1e-5,
+    hess_inv0: FloatArray | None = None,
 ) -> tuple[FloatArray, bool, str]:
     """Minimise ``objective`` (value, gradient) over unconstrained log-parameters.
 
@@ -131,7 +132,8 @@ def _minimize(
     loss" when the (mean) log-likelihood is already flat to machine precision;
     the result is accepted as converged whenever the largest gradient
     component is below ``accept_gtol``.  Otherwise a Nelder-Mead search is run
-    from the BFGS point and polished by BFGS again.
+    from the BFGS point and polished by BFGS again.  ``hess_inv0`` (optional):
+    the first BFGS run's initial inverse Hessian (e.g. from a warm start).
     """
 
     def grad_ok(z: FloatArray) -> bool:
@@ -139,8 +141,10 @@ def _minimize(
         return bool(np.isfinite(f) and np.max(np.abs(g)) <= accept_gtol)
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        res = minimize(objective, x0, jac=True, method="BFGS",
-                       options={"gtol": tol, "maxiter": maxiter})
+        first = {"gtol": tol, "maxiter": maxiter}
+        if hess_inv0 is not None:
+            first["hess_inv0"] = hess_inv0
+        res = minimize(objective, x0, jac=True, method="BFGS", options=first)
         best_x = np.asarray(res.x, dtype=np.float64)
         best_f = float(res.fun)
         message = str(res.message)

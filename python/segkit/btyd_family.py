@@ -67,11 +67,12 @@ def numerical_hessian(f: Callable[[FloatArray], float], theta: FloatArray, rel_s
 
 
 def hessian_from_gradient(neg_grad: Callable[[FloatArray], FloatArray], theta: FloatArray,
-                          rel_step: float = 1e-5) -> FloatArray:
-    """Central differences of an analytic gradient (2k gradient evaluations), symmetrised."""
+                          rel_step: float = 1e-5, abs_floor: float = 1e-3) -> FloatArray:
+    """Central differences of an analytic gradient (2k gradient evaluations), symmetrised
+    (steps rel_step * max(|theta|, abs_floor))."""
     theta = np.asarray(theta, dtype=np.float64)
     k = theta.shape[0]
-    h = rel_step * np.maximum(np.abs(theta), 1e-3)
+    h = rel_step * np.maximum(np.abs(theta), abs_floor)
     cols = []
     for i in range(k):
         e = np.zeros(k)
@@ -82,11 +83,13 @@ def hessian_from_gradient(neg_grad: Callable[[FloatArray], FloatArray], theta: F
 
 
 def standard_errors(neg_ll: Callable[[FloatArray], float], theta: FloatArray,
-                    neg_grad: Callable[[FloatArray], FloatArray] | None = None) -> FloatArray:
+                    neg_grad: Callable[[FloatArray], FloatArray] | None = None,
+                    grad_rel_step: float = 1e-5) -> FloatArray:
     """sqrt(diag(H^-1)) of the negative log-likelihood's Hessian at the MLE (from
-    the analytic gradient when given, else from the likelihood); NaN when the
-    Hessian is not positive definite (no usable curvature)."""
-    hess = hessian_from_gradient(neg_grad, theta) if neg_grad is not None else numerical_hessian(neg_ll, theta)
+    the analytic gradient when given, steps grad_rel_step * |theta|, else from the
+    likelihood); NaN when the Hessian is not positive definite (no usable curvature)."""
+    hess = hessian_from_gradient(neg_grad, theta, grad_rel_step) if neg_grad is not None \
+        else numerical_hessian(neg_ll, theta)
     try:
         np.linalg.cholesky(hess)
         cov = np.linalg.inv(hess)
@@ -109,6 +112,13 @@ def _log_2f1_1bc(b: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
     terms bounded by 1/(1-z), so it neither overflows nor cancels."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return np.log(hyp2f1(1.0, b, c, z))
+
+
+def _dot(a: FloatArray, b: FloatArray) -> float:
+    """sum(a * b) by numpy's pairwise summation: the same bits whatever the BLAS
+    threads (a BLAS dot splits the sum by thread, and on a busy machine its
+    threads cost more than the sum)."""
+    return float(np.sum(a * b))
 
 
 def _grouped_x(x: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -143,10 +153,11 @@ class _Family:
 
     name = ""
     param_names: tuple[str, ...] = ()
-    # standard errors from central differences of loglik_and_grad's gradient
-    # (False: from the likelihood, numerical_hessian, as for a model whose
-    # gradient is itself partly numerical)
-    se_from_gradient = True
+    # above this many (x, t_x, T) rows, fit a seeded subsample of this many rows
+    # first and start the full fit from its optimum (None: no warm start)
+    warm_start_rows: int | None = None
+    # relative step of the central differences of the gradient for the Hessian
+    se_rel_step = 1e-5
 
     def __init__(self, penalizer_coef: float = 0.0, tol: float = 1e-8, maxiter: int = 2000) -> None:
         self.penalizer_coef = float(penalizer_coef)
@@ -174,9 +185,6 @@ class _Family:
     def _groups(x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray):
         """What loglik_and_grad reuses across evaluations (here: the distinct x)."""
         return _grouped_x(x, w)
-
-    def _neg_ll(self, x, t_x, T_, w, groups) -> Callable[[FloatArray], float]:
-        return lambda th: -self.total_log_likelihood(th, x, t_x, T_, w)
 
     @classmethod
     def from_params(cls, **params: float) -> "_Family":
@@ -213,8 +221,40 @@ class _Family:
                              "(all frequency values are 0), so the parameters are not identified")
         if not np.any(T_ > 0):
             raise ValueError(f"{self.name} cannot be fitted: all T values are 0")
-        total_w = float(w.sum())
         x0 = np.log(np.asarray(initial_params or self._initial(x, T_, w), dtype=np.float64))
+        n_warm = self.warm_start_rows
+        hess_inv0 = None
+        if n_warm is not None and x.shape[0] > n_warm:
+            # warm start: the optimum on a seeded subsample of the customers (each
+            # row's weight thinned to Poisson(w n_warm / rows), about n_warm rows
+            # left); the full-data fit below starts there and needs few steps
+            ws = np.random.default_rng(0).poisson(w * (n_warm / x.shape[0])).astype(np.float64)
+            pick = ws > 0
+            xs, txs, Ts, ws = x[pick], t_x[pick], T_[pick], ws[pick]
+            sub_objective = self._objective(xs, txs, Ts, ws, self._groups(xs, txs, Ts, ws))
+            sub, sub_ok, _ = _minimize(sub_objective, x0, self.tol, self.maxiter, accept_gtol=1e-5)
+            if sub_ok and np.all(np.isfinite(sub)) and np.any(xs > 0):
+                x0 = sub
+                # its curvature (central differences of the gradient, in the
+                # log-parameters) as the full fit's initial inverse Hessian
+                hess = hessian_from_gradient(lambda z: sub_objective(z)[1], sub, rel_step=1e-4, abs_floor=1.0)
+                try:
+                    np.linalg.cholesky(hess)
+                    inv = np.linalg.inv(hess)
+                    hess_inv0 = (inv + inv.T) / 2.0
+                except np.linalg.LinAlgError:
+                    hess_inv0 = None
+        groups = self._groups(x, t_x, T_, w)
+        log_params, ok, msg = _minimize(self._objective(x, t_x, T_, w, groups), x0, self.tol, self.maxiter,
+                                        accept_gtol=1e-5, hess_inv0=hess_inv0)
+        params = np.exp(log_params)
+        self._set_fit(params, x, t_x, T_, w, ok, msg, started, groups)
+        return self
+
+    def _objective(self, x, t_x, T_, w, groups) -> Callable[[FloatArray], tuple[float, FloatArray]]:
+        """The mean weighted negative log-likelihood (plus the L2 penalty) over
+        the log-parameters and its gradient there."""
+        total_w = float(w.sum())
         pen = self.penalizer_coef
 
         def f(log_params: FloatArray) -> float:
@@ -223,7 +263,6 @@ class _Family:
             return -ll / total_w + pen * float(np.sum(params ** 2))
 
         analytic = getattr(self, "loglik_and_grad", None)
-        groups = self._groups(x, t_x, T_, w)
 
         def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
             if analytic is not None:
@@ -250,10 +289,7 @@ class _Family:
                 return np.inf, np.zeros_like(log_params)
             return f0, g
 
-        log_params, ok, msg = _minimize(objective, x0, self.tol, self.maxiter, accept_gtol=1e-5)
-        params = np.exp(log_params)
-        self._set_fit(params, x, t_x, T_, w, ok, msg, started, groups)
-        return self
+        return objective
 
     def _set_fit(self, params, x, t_x, T_, w, ok, msg, started, groups=None) -> None:
         total_w = float(w.sum())
@@ -261,9 +297,9 @@ class _Family:
         self.log_likelihood_ = self.total_log_likelihood(params, x, t_x, T_, w)
         analytic = getattr(self, "loglik_and_grad", None)
         groups = self._groups(x, t_x, T_, w) if groups is None else groups
-        neg_grad = (lambda th: -analytic(th, x, t_x, T_, w, groups)[1]) \
-            if analytic is not None and self.se_from_gradient else None
-        se = standard_errors(self._neg_ll(x, t_x, T_, w, groups), params, neg_grad)
+        neg_grad = (lambda th: -analytic(th, x, t_x, T_, w, groups)[1]) if analytic is not None else None
+        se = standard_errors(lambda th: -self.total_log_likelihood(th, x, t_x, T_, w), params, neg_grad,
+                             self.se_rel_step)
         self.std_errors_ = dict(zip(self.param_names, map(float, se)))
         k = len(self.param_names)
         self.aic_ = 2.0 * k - 2.0 * self.log_likelihood_
@@ -300,7 +336,10 @@ class ParetoNBDFitter(_Family):
         mean_rate = float(np.average(x, weights=w) / max(np.average(T, weights=w), 1e-12))
         return (1.0, 1.0 / max(mean_rate, 1e-6), 1.0, float(np.average(T, weights=w)))
 
-    se_from_gradient = False   # r, s derivatives are numerical: SEs from the likelihood
+    warm_start_rows = 20_000
+    # the gradient's r and s components are themselves central differences: a
+    # larger outer step keeps their rounding out of the Hessian (SEs stable to ~1e-6)
+    se_rel_step = 1e-3
 
     @staticmethod
     def _log_I(alpha: float, beta: float, a1: FloatArray, a2: FloatArray, t: FloatArray) -> FloatArray:
@@ -323,10 +362,12 @@ class ParetoNBDFitter(_Family):
                 + _log_2f1_1bc(b_big, c, (big - small) / (big + t)))
 
     @staticmethod
-    def _log_J(l_tx: FloatArray, l_T: FloatArray) -> FloatArray:
-        """log(I(t_x) - I(T)) from log I(t_x) and log I(T) (I decreasing)."""
+    def _log_J(l_tx: FloatArray, l_T: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """log(I(t_x) - I(T)) from log I(t_x) and log I(T) (I decreasing), and
+        q - 1 for q = I(T)/I(t_x) (its expm1, which the gradient reuses)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            return l_tx + np.log(-np.expm1(np.minimum(l_T - l_tx, 0.0)))
+            q_minus_1 = np.expm1(np.minimum(l_T - l_tx, 0.0))
+            return l_tx + np.log(-q_minus_1), q_minus_1
 
     @staticmethod
     def _log_A0(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
@@ -335,8 +376,8 @@ class ParetoNBDFitter(_Family):
         r, alpha, s, beta = params
         a1 = r + x
         a2 = np.full_like(a1, s + 1.0)
-        lJ = ParetoNBDFitter._log_J(ParetoNBDFitter._log_I(alpha, beta, a1, a2, t_x),
-                                    ParetoNBDFitter._log_I(alpha, beta, a1, a2, T))
+        lJ, _ = ParetoNBDFitter._log_J(ParetoNBDFitter._log_I(alpha, beta, a1, a2, t_x),
+                                       ParetoNBDFitter._log_I(alpha, beta, a1, a2, T))
         return np.log(r + s + x) + lJ
 
     @staticmethod
@@ -348,14 +389,11 @@ class ParetoNBDFitter(_Family):
         return a1, u1, u2
 
     @staticmethod
-    def _groups(x, t_x, T, w) -> "_ParetoRows":
+    def _groups(x, t_x, T, w) -> _ParetoRows:
         return _ParetoRows(x, t_x, T, w)
 
-    def _neg_ll(self, x, t_x, T_, w, groups):
-        return lambda th: -self.loglik_and_grad(th, x, t_x, T_, w, groups, gradient=False)[0]
-
     @staticmethod
-    def loglik_and_grad(params, x, t_x, T, w, groups: "_ParetoRows", gradient: bool = True):
+    def loglik_and_grad(params, x, t_x, T, w, groups: _ParetoRows, gradient: bool = True):
         """Total weighted LL (the sum of :meth:`log_likelihood_rows`) and its gradient
         in (r, alpha, s, beta), computed on the distinct x and the distinct (x, t)
         pairs of ``groups`` (log I only depends on x and t in {t_x, T}):
@@ -370,12 +408,16 @@ class ParetoNBDFitter(_Family):
         log_I = ParetoNBDFitter._log_I
         lI = log_I(alpha, beta, a1, a2, g.pt)
         l_tx, l_T = lI[g.i_tx], lI[g.i_T]
-        lJ = ParetoNBDFitter._log_J(l_tx, l_T)
+        lJ, q_minus_1 = ParetoNBDFitter._log_J(l_tx, l_T)
         log_aT, log_bT = np.log(alpha + g.pt), np.log(beta + g.pt)
         u1 = (-a1 * log_aT - s * log_bT)[g.i_T]
         u2 = np.log(s) + lJ
         A1x = gammaln(r + g.ux) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-        ll = float(g.wx @ A1x + g.w @ np.logaddexp(u1, u2))
+        # logaddexp(u1, u2) = max(u1, u2) + log1p(e), e = exp(-|u2 - u1|) (e reused below)
+        with np.errstate(invalid="ignore"):
+            d = u2 - u1
+            e = np.exp(-np.abs(d))
+            ll = _dot(g.wx, A1x) + _dot(g.w, np.maximum(u1, u2) + np.log1p(e))
         if not gradient:
             return ll, None
         # d log I / d theta on the pairs
@@ -390,19 +432,19 @@ class ParetoNBDFitter(_Family):
         # the share sig of u2 in logaddexp(u1, u2); the row weights are summed onto
         # the pairs (bincount: a fixed order), so each derivative is one dot product
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            q = np.exp(np.minimum(l_T - l_tx, 0.0))
-            sw = g.w * expit(u2 - u1)
-            c = np.where(sw > 0, sw / (1.0 - q), 0.0)   # sw = 0 where I(t_x) = I(T) (t_x = T)
+            q = 1.0 + q_minus_1
+            sw = g.w * np.where(d >= 0, 1.0, e) / (1.0 + e)   # w expit(u2 - u1)
+            c = np.where(sw > 0, sw / -q_minus_1, 0.0)       # sw = 0 where I(t_x) = I(T) (t_x = T)
         n_p = g.n_pairs
         on_pairs = (np.bincount(g.i_tx, weights=c, minlength=n_p)
                     - np.bincount(g.i_T, weights=c * q, minlength=n_p))
         u1_w = np.bincount(g.i_T, weights=g.w - sw, minlength=n_p)   # the weight of u1
-        W = float(g.wx.sum())
+        W = float(np.sum(g.wx))
         grad = np.array([
-            g.wx @ (digamma(r + g.ux) - digamma(r)) + W * np.log(alpha) - u1_w @ log_aT + on_pairs @ dI[0],
-            W * r / alpha - u1_w @ (a1 / (alpha + g.pt)) + on_pairs @ dI[1],
-            W * np.log(beta) - u1_w @ log_bT + float(sw.sum()) / s + on_pairs @ dI[2],
-            W * s / beta - s * (u1_w @ (1.0 / (beta + g.pt))) + on_pairs @ dI[3],
+            _dot(g.wx, digamma(r + g.ux) - digamma(r)) + W * np.log(alpha) - _dot(u1_w, log_aT) + _dot(on_pairs, dI[0]),
+            W * r / alpha - _dot(u1_w, a1 / (alpha + g.pt)) + _dot(on_pairs, dI[1]),
+            W * np.log(beta) - _dot(u1_w, log_bT) + float(np.sum(sw)) / s + _dot(on_pairs, dI[2]),
+            W * s / beta - s * _dot(u1_w, 1.0 / (beta + g.pt)) + _dot(on_pairs, dI[3]),
         ])
         return ll, grad
 
