@@ -150,6 +150,96 @@ def test_bgnbd_pmf_equals_r_btyd():
     assert abs(m.probability_of_n_purchases_up_to_time(2, 10)[0] - 1.07869e-07) < 1e-10
 
 
+@pytest.mark.parametrize("params", [(0.55, 10.58, 0.61, 11.67), (0.55, 11.67, 0.61, 10.58), (1.2, 3.0, 2.5, 3.0)])
+def test_pareto_grouped_likelihood_and_gradient_equal_the_direct_form(params):
+    """The fit's likelihood on distinct (x, t) pairs and its (semi-)analytic gradient
+    against the direct note 009 form summed row by row and its central differences."""
+    x = np.array([0.0, 1.0, 1.0, 2.0, 2.0, 7.0, 15.0, 3.0])
+    t_x = np.array([0.0, 5.0, 5.0, 30.43, 20.0, 20.0, 35.0, 36.0])
+    T = np.array([38.86, 30.0, 38.86, 38.86, 38.86, 39.0, 36.0, 36.0])
+    w = np.array([40.0, 3.0, 2.0, 1.0, 5.0, 1.0, 2.0, 1.0])
+
+    def total(th):
+        return sum(wi * _pareto_ll_direct(th, *v) for wi, v in zip(w, zip(x, t_x, T)))
+
+    groups = ParetoNBDFitter._groups(x, t_x, T, w)
+    ll, grad = ParetoNBDFitter.loglik_and_grad(np.array(params), x, t_x, T, w, groups)
+    assert ll == pytest.approx(total(params), rel=1e-10)
+    fd = []
+    for i in range(4):
+        h = 1e-6 * params[i]
+        up, down = list(params), list(params)
+        up[i] += h
+        down[i] -= h
+        fd.append((total(up) - total(down)) / (2 * h))
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6 * max(abs(v) for v in fd))
+
+
+def _simulated_pareto_rows(n_customers, seed):
+    """Unique (x, t_x, T) rows with counts from the Pareto/NBD story (gamma purchase
+    and dropout rates, Poisson purchases until dropout), durations in days / 7."""
+    rng = np.random.default_rng(seed)
+    lam = rng.gamma(0.8, 1 / 8.0, n_customers)
+    tau = rng.exponential(1 / rng.gamma(0.6, 1 / 12.0, n_customers))
+    T = rng.integers(0, 366, n_customers) / 7.0
+    alive = np.minimum(tau, T)
+    x = rng.poisson(lam * alive)
+    t_x = np.where(x > 0, np.floor(alive * rng.beta(np.maximum(x, 1), 1.0) * 7.0) / 7.0, 0.0)
+    frame = pd.DataFrame({"x": x.astype(float), "t_x": t_x, "T": T})
+    return frame.groupby(["x", "t_x", "T"]).size().reset_index(name="n")
+
+
+def test_pareto_fit_evaluates_the_2f1_once_per_distinct_x_and_t(monkeypatch):
+    """At 1M customers there are 5x fewer distinct (x, t) pairs than rows: every
+    2F1 evaluation of the fit is on the distinct pairs, not on every row."""
+    import segkit.btyd_family as bf
+
+    g = _simulated_pareto_rows(20_000, seed=1)
+    x, t_x, T = (g[c].to_numpy(float) for c in ("x", "t_x", "T"))
+    n_pairs = len(set(zip(x, t_x)) | set(zip(x, T)))
+    assert n_pairs < len(g) / 2
+    sizes = []
+    real = bf.hyp2f1
+
+    def counting(a, b, c, z):
+        sizes.append(np.size(z))
+        return real(a, b, c, z)
+
+    monkeypatch.setattr(bf, "hyp2f1", counting)
+    m = ParetoNBDFitter().fit(g["x"], g["t_x"], g["T"], weights=g["n"])
+    monkeypatch.setattr(bf, "hyp2f1", real)
+    assert m.converged_
+    # the fit itself (not the final per-row log-likelihood: 2 calls on all rows)
+    fit_sizes = sorted(sizes)[:-2]
+    assert len(fit_sizes) > 50 and max(fit_sizes) <= n_pairs, (max(fit_sizes), n_pairs, len(g))
+
+
+def test_pareto_warm_start_keeps_the_full_data_estimate_and_is_deterministic():
+    """Above warm_start_rows the fit starts from a subsample's optimum: the estimate
+    is still the full-data MLE (the same as a cold start, to the optimiser's
+    tolerance, and a stationary point of the full likelihood), and two fits give
+    the same bits."""
+    g = _simulated_pareto_rows(150_000, seed=2)
+    assert len(g) > ParetoNBDFitter.warm_start_rows
+    args = (g["x"], g["t_x"], g["T"])
+    warm = ParetoNBDFitter().fit(*args, weights=g["n"])
+    again = ParetoNBDFitter().fit(*args, weights=g["n"])
+    cold_fitter = ParetoNBDFitter()
+    cold_fitter.warm_start_rows = None
+    cold = cold_fitter.fit(*args, weights=g["n"])
+    assert warm.converged_ and cold.converged_
+    assert warm.params_ == again.params_ and warm.std_errors_ == again.std_errors_
+    for k in ParetoNBDFitter.param_names:
+        assert warm.params_[k] == pytest.approx(cold.params_[k], rel=1e-4), k
+        assert warm.std_errors_[k] == pytest.approx(cold.std_errors_[k], rel=1e-3), k
+    assert warm.log_likelihood_ == pytest.approx(cold.log_likelihood_, abs=1e-3)
+    # a subsample's optimum would not be stationary on the full data
+    x, t_x, T, w = (g[c].to_numpy(float) for c in ("x", "t_x", "T", "n"))
+    th = np.array([warm.params_[k] for k in ParetoNBDFitter.param_names])
+    _, grad = ParetoNBDFitter.loglik_and_grad(th, x, t_x, T, w, ParetoNBDFitter._groups(x, t_x, T, w))
+    assert np.max(np.abs(grad * th)) / w.sum() < 1e-5
+
+
 def test_standard_errors_are_the_inverse_hessian_of_an_independent_likelihood(cdnow_grouped):
     """The MBG/NBD likelihood written here from Batislam et al. (2007), its Hessian by
     a different finite-difference scheme (forward differences of a central gradient)."""
