@@ -22,8 +22,9 @@ Every model offers ``fit(x, t_x, T, weights)``, ``log_likelihood_rows``,
 (E[X(t)] for a new customer), ``conditional_expected_number_of_purchases_up_to_time``
 and ``probability_of_n_purchases_up_to_time`` (P(X(t) = n)); after a fit
 ``params_``, ``log_likelihood_``, ``std_errors_`` (square roots of the diagonal
-of the inverse numerical Hessian of the negative log-likelihood in the natural
-parameters; NaN where the Hessian is not positive definite), ``aic_``, ``bic_``
+of the inverse of the negative log-likelihood's Hessian in the natural
+parameters, by central differences of the gradient; NaN where the Hessian is
+not positive definite), ``aic_``, ``bic_``
 (n = customers represented, the sum of the weights), ``n_``, ``converged_``.
 """
 from __future__ import annotations
@@ -148,8 +149,11 @@ class _ParetoRows:
 
 class _Family:
     """Shared fitting machinery: minimise the mean weighted negative
-    log-likelihood over log-parameters (BFGS with a central-difference
-    gradient, Nelder-Mead fallback: segkit.btyd._minimize), then the Hessian."""
+    log-likelihood over log-parameters (BFGS with the model's loglik_and_grad
+    gradient, Nelder-Mead fallback: segkit.btyd._minimize; above
+    warm_start_rows rows, started from the optimum of a seeded customer
+    subsample with its Hessian), then the Hessian from central differences of
+    the gradient for the standard errors."""
 
     name = ""
     param_names: tuple[str, ...] = ()
