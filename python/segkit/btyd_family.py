@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -39,8 +39,15 @@ from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from segkit.btyd import BetaGeoFitter, _check_rfm, _check_weights, _minimize
 
-__all__ = ["ParetoNBDFitter", "ModifiedBetaGeoFitter", "BGNBDModel", "MODELS", "make_model",
-           "numerical_hessian", "standard_errors"]
+__all__ = [
+    "MODELS",
+    "BGNBDModel",
+    "ModifiedBetaGeoFitter",
+    "ParetoNBDFitter",
+    "make_model",
+    "numerical_hessian",
+    "standard_errors",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -191,7 +198,7 @@ class _Family:
         return _grouped_x(x, w)
 
     @classmethod
-    def from_params(cls, **params: float) -> "_Family":
+    def from_params(cls, **params: float) -> _Family:
         f = cls()
         missing = [p for p in cls.param_names if p not in params]
         if missing:
@@ -214,7 +221,7 @@ class _Family:
             ll = self.log_likelihood_rows(np.asarray(params, dtype=np.float64), x, t_x, T)
         return float(w @ ll)
 
-    def fit(self, frequency, recency, T, weights=None, initial_params=None) -> "_Family":
+    def fit(self, frequency, recency, T, weights=None, initial_params=None) -> _Family:
         started = time.perf_counter()
         x, t_x, T_ = _check_rfm(frequency, recency, T)
         w = _check_weights(weights, x.shape[0])
@@ -542,7 +549,7 @@ class ModifiedBetaGeoFitter(_Family):
         """Total weighted LL and its analytic gradient in (r, alpha, a, b); the
         x-only terms (gamma/beta functions, digammas) once per distinct x."""
         r, alpha, a, b = params
-        ux, inv, wx = groups
+        ux, _inv, wx = groups
         a12 = (gammaln(r + ux) - gammaln(r) + r * np.log(alpha)
                + betaln(a, b + ux + 1.0) - betaln(a, b))
         d_r_x = digamma(r + ux) - digamma(r) + np.log(alpha)
@@ -555,7 +562,8 @@ class ModifiedBetaGeoFitter(_Family):
         ll = float(wx @ a12 + w @ (-(r + x) * log_aT + np.logaddexp(a4, 0.0)))
         grad = np.array([
             wx @ d_r_x - w @ log_aT + sig @ (log_aT - log_atx),
-            r / alpha * float(wx.sum()) - w @ ((r + x) / (alpha + T)) + sig @ ((r + x) * (1.0 / (alpha + T) - 1.0 / (alpha + t_x))),
+            r / alpha * float(wx.sum()) - w @ ((r + x) / (alpha + T))
+            + sig @ ((r + x) * (1.0 / (alpha + T) - 1.0 / (alpha + t_x))),
             wx @ d_a_x + sig.sum() / a,
             wx @ d_b_x - sig @ (1.0 / (b + x)),
         ])
@@ -635,7 +643,7 @@ class BGNBDModel(_Family):
         ux, _, wx = groups
         return BetaGeoFitter._loglik_and_grad(np.asarray(params, dtype=np.float64), x, t_x, T, w, ux, wx)
 
-    def fit(self, frequency, recency, T, weights=None, initial_params=None) -> "BGNBDModel":
+    def fit(self, frequency, recency, T, weights=None, initial_params=None) -> BGNBDModel:
         started = time.perf_counter()
         bgf = BetaGeoFitter(penalizer_coef=self.penalizer_coef, tol=self.tol, maxiter=self.maxiter)
         bgf.fit(frequency, recency, T, weights=weights, initial_params=initial_params)

@@ -24,7 +24,8 @@ MBG_BTYDPLUS = {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}
 def _cdnow_summary() -> pd.DataFrame:
     """(x, t_x, T) in weeks at 1997-09-30 from the raw CDNOW file, computed here:
     one purchase per customer per day, durations in days / 7."""
-    rows = [line.split() for line in open(PROJECT_DIR / "tests" / "data" / "cdnow" / "CDNOW_sample.txt") if line.strip()]
+    with open(PROJECT_DIR / "tests" / "data" / "cdnow" / "CDNOW_sample.txt") as fh:
+        rows = [line.split() for line in fh if line.strip()]
     tx = pd.DataFrame({"id": [r[0] for r in rows], "date": pd.to_datetime([r[2] for r in rows], format="%Y%m%d")})
     tx = tx[tx["date"] <= "1997-09-30"].drop_duplicates()
     g = tx.groupby("id")["date"]
@@ -65,10 +66,10 @@ def test_mbg_nbd_reproduces_btydplus_on_cdnow(cdnow_grouped):
 def _pareto_ll_direct(params, x, t_x, T):
     """Note 009 eq. (22)-(23) written directly (no Euler transformation, no log space)."""
     r, alpha, s, beta = params
-    if alpha >= beta:
-        F = lambda t: hyp2f1(r + s + x, s + 1, r + s + x + 1, (alpha - beta) / (alpha + t)) / (alpha + t) ** (r + s + x)
-    else:
-        F = lambda t: hyp2f1(r + s + x, r + x, r + s + x + 1, (beta - alpha) / (beta + t)) / (beta + t) ** (r + s + x)
+    def F(t):
+        if alpha >= beta:
+            return hyp2f1(r + s + x, s + 1, r + s + x + 1, (alpha - beta) / (alpha + t)) / (alpha + t) ** (r + s + x)
+        return hyp2f1(r + s + x, r + x, r + s + x + 1, (beta - alpha) / (beta + t)) / (beta + t) ** (r + s + x)
     a0 = F(t_x) - F(T)
     like = math.exp(gammaln(r + x) - gammaln(r)) * alpha ** r * beta ** s * (
         1 / ((alpha + T) ** (r + x) * (beta + T) ** s) + s / (r + s + x) * a0)
@@ -260,14 +261,16 @@ def test_standard_errors_are_the_inverse_hessian_of_an_independent_likelihood(cd
         out = np.empty(4)
         for i in range(4):
             h = 1e-5 * v[i]
-            e = np.zeros(4); e[i] = h
+            e = np.zeros(4)
+            e[i] = h
             out[i] = (nll(v + e) - nll(v - e)) / (2 * h)
         return out
 
     H = np.empty((4, 4))
     for j in range(4):
         h = 1e-4 * th[j]
-        e = np.zeros(4); e[j] = h
+        e = np.zeros(4)
+        e[j] = h
         H[:, j] = (grad(th + e) - grad(th - e)) / (2 * h)
     se = np.sqrt(np.diag(np.linalg.inv((H + H.T) / 2)))
     np.testing.assert_allclose([m.std_errors_[k] for k in ("r", "alpha", "a", "b")], se, rtol=2e-3)
@@ -296,7 +299,7 @@ def test_dbt_build_fits_pareto_and_mbg_nbd_on_cdnow(cdnow_params):
         assert abs(by[("mbg_nbd", k)][0] - v) < 1.5e-3, (k, by[("mbg_nbd", k)][0], v)
     ll = by[("pareto_nbd", "r")][2]
     assert abs(ll - PARETO_PUBLISHED_LL) < 0.02
-    for (model, _), (v, se, ll, aic, bic, k, n) in by.items():
+    for (_v, se, ll, aic, bic, k, n) in by.values():
         assert n == 2357 and k == 4 and se > 0
         assert aic == pytest.approx(2 * k - 2 * ll) and bic == pytest.approx(k * math.log(n) - 2 * ll)
 
@@ -320,7 +323,8 @@ CAL_END, OBS_END = "1997-09-30", "1998-06-30"
 
 def _cdnow_days() -> pd.DataFrame:
     """Raw CDNOW: one row per customer and purchase day, up to the observation end."""
-    rows = [line.split() for line in open(PROJECT_DIR / "tests" / "data" / "cdnow" / "CDNOW_sample.txt") if line.strip()]
+    with open(PROJECT_DIR / "tests" / "data" / "cdnow" / "CDNOW_sample.txt") as fh:
+        rows = [line.split() for line in fh if line.strip()]
     tx = pd.DataFrame({"id": [int(r[1]) for r in rows], "date": pd.to_datetime([r[2] for r in rows], format="%Y%m%d")})
     return tx[tx["date"] <= OBS_END].drop_duplicates().sort_values(["id", "date"])
 
@@ -368,7 +372,8 @@ def test_holdout_purchases_equal_the_raw_file(split, pandas_split):
     ref, _ = pandas_split
     rows = split.query("select customer_id, frequency_cal, recency_cal, T_cal, frequency_holdout, duration_holdout "
                        "from clv_calibration_holdout")
-    got = pd.DataFrame(rows, columns=["id", "x", "t_x", "T", "x_holdout", "d"]).assign(id=lambda d: d["id"].astype(int)).set_index("id").sort_index()
+    got = (pd.DataFrame(rows, columns=["id", "x", "t_x", "T", "x_holdout", "d"])
+           .assign(id=lambda d: d["id"].astype(int)).set_index("id").sort_index())
     assert len(got) == len(ref) == 2357
     np.testing.assert_array_equal(got["x"], ref["x"])
     np.testing.assert_allclose(got["t_x"], ref["t_x"])
@@ -432,7 +437,9 @@ def test_period_histogram_equals_an_independent_computation(split, pandas_split)
     r, alpha, a, b = (bg[k] for k in ("r", "alpha", "a", "b"))
 
     def pmf(x, t):  # FHL 2005 eq. (8)
-        nb = lambda j: math.exp(gammaln(r + j) - gammaln(r) - gammaln(j + 1)) * (alpha / (alpha + t)) ** r * (t / (alpha + t)) ** j
+        def nb(j):
+            return (math.exp(gammaln(r + j) - gammaln(r) - gammaln(j + 1))
+                    * (alpha / (alpha + t)) ** r * (t / (alpha + t)) ** j)
         p = math.exp(betaln(a, b + x) - betaln(a, b)) * nb(x)
         if x > 0:
             p += math.exp(betaln(a + 1, b + x - 1) - betaln(a, b)) * (1 - sum(nb(j) for j in range(x)))
@@ -486,7 +493,7 @@ def test_auto_picks_the_best_holdout_model_and_mbg_nbd_doubts_one_time_buyers(de
                            "r.days_since_last_purchase from customer_clv_forecast as f "
                            "join customer_rfm as r using (customer_id) where f.frequency = 0")
     assert len(rows) == 773
-    for x, t_x, T, prob, expected, _ in rows:
+    for x, t_x, T, prob, _expected, _ in rows:
         p_alive = 1 / (1 + a / (b + x) * ((alpha + T) / (alpha + t_x)) ** (r + x))
         assert prob == pytest.approx(p_alive, rel=1e-9) and prob < 1
     # those last seen over a year ago are judged less alive than the recent ones
