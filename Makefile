@@ -84,6 +84,7 @@ test-dbt: install
 	done
 
 test-python: install
+	$(BIN)/ruff check python tests models
 	$(BIN)/python -m pytest
 
 bench: install
