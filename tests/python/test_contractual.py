@@ -384,3 +384,25 @@ def test_nexa_sat_individual_level_sbg_per_plan_level(nexa_sat):
         assert "no heterogeneity" in params[(segment, "alpha")][2], segment
     open_count = nexa_sat.scalar("select count(*) from subscription_residual_value")
     assert open_count == int((raw["Churn"] == 0).sum())
+
+
+def test_bgbb_likelihood_on_whole_opportunities_equals_the_direct_form():
+    """The BG/BB log-likelihood looks its beta functions up on small grids when
+    frequency, recency and n are whole numbers; it must equal the direct form
+    (every beta function evaluated per row, written out here) on random patterns."""
+    from scipy.special import betaln, logsumexp
+
+    from segkit.contractual import BetaGeometricBetaBinomial
+
+    rng = np.random.default_rng(7)
+    n = rng.integers(1, 30, 2000).astype(float)
+    t_x = np.floor(rng.random(2000) * (n + 1))
+    x = np.where(t_x > 0, np.minimum(t_x, 1 + np.floor(rng.random(2000) * t_x)), 0.0)
+    for a, b, g, d in [(1.204, 0.750, 0.657, 2.783), (0.05, 40.0, 12.0, 0.3), (300.0, 2.0, 0.9, 900.0)]:
+        base = betaln(a, b) + betaln(g, d)
+        terms = [betaln(a + x, b + n - x) + betaln(g, d + n) - base]
+        for i in range(int(np.max(n - t_x))):
+            terms.append(np.where(i < n - t_x, betaln(a + x, b + t_x - x + i) + betaln(g + 1, d + t_x + i) - base, -np.inf))
+        direct = logsumexp(np.vstack(terms), axis=0)
+        got = BetaGeometricBetaBinomial._log_lik((a, b, g, d), x, t_x, n)
+        np.testing.assert_allclose(got, direct, rtol=1e-12, atol=1e-12)
