@@ -115,11 +115,50 @@ def _one_minus_pow_over(k: float | FloatArray, log_ratio: FloatArray) -> FloatAr
     return np.where(small, log_ratio, -np.expm1(-safe_k * log_ratio) / safe_k)
 
 
+SERIES_B = 50.0  # from this b on, 2F1(1, b; c; z) is summed here, not by scipy
+SERIES_MAX_TERMS = 8192
+
+
+def _series_2f1_1bc(b: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
+    """2F1(1, b; c; z) = sum_k prod_{j<k} z (b + j) / (c + j), summed directly in
+    blocks of terms until every row's next term is below 1e-17 of its sum: the
+    terms are positive and fall at least as fast as z^k (c >= b), so the sum is
+    exact to rounding. scipy's hyp2f1 did not return for b ~ 600, c - b ~ 1.7,
+    z ~ 0.997 (a Pareto/NBD fit on the donations data wandered there)."""
+    total = np.ones_like(z)
+    term = np.ones_like(z)
+    k = 0.0
+    block = np.arange(256, dtype=np.float64)
+    live = np.ones(z.shape, dtype=bool)
+    while live.any():
+        if k >= SERIES_MAX_TERMS:
+            # z so close to 1 that the sum needs more terms than this: add the tail's
+            # geometric bound term z / (1 - z) (the ratios rise towards z); only an
+            # optimiser's excursion far from any sensible estimate gets here
+            total[live] += term[live] * z[live] / (1.0 - z[live])
+            break
+        j = k + block[None, :]
+        ratios = z[live, None] * (b[live, None] + j) / (c[live, None] + j)
+        terms = term[live, None] * np.cumprod(ratios, axis=1)
+        total[live] += terms.sum(axis=1)
+        term[live] = terms[:, -1]
+        k += block.shape[0]
+        live = term > 1e-17 * total
+    return total
+
+
 def _log_2f1_1bc(b: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
     """log 2F1(1, b; c; z) for 0 <= z < 1 and c >= b > 0: a series of positive
-    terms bounded by 1/(1-z), so it neither overflows nor cancels."""
+    terms bounded by 1/(1-z), so it neither overflows nor cancels. scipy's hyp2f1
+    for b < SERIES_B, the direct sum (_series_2f1_1bc) from there on."""
+    b, c, z = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (b, c, z)))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        return np.log(hyp2f1(1.0, b, c, z))
+        out = np.empty(z.shape, dtype=np.float64)
+        big = b >= SERIES_B
+        out[~big] = np.log(hyp2f1(1.0, b[~big], c[~big], z[~big]))
+        if big.any():
+            out[big] = np.log(_series_2f1_1bc(b[big], c[big], z[big]))
+        return out
 
 
 def _dot(a: FloatArray, b: FloatArray) -> float:
