@@ -80,6 +80,9 @@ final as (
     left join clv using (customer_id)
     left join clusters using (customer_id)
     left join churn using (customer_id)
+    -- a dataset without any date (the telecom snapshot) has no as-of date, hence
+    -- no time axis to keep a history on: no rows
+    where as_of.as_of_date is not null
 
 )
 
