@@ -483,7 +483,9 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, DO_NOT_TRACK="1", SEGMENTS_HOME=str(home), SEGMENTS_THREADS=str(args.threads),
                DBT_USE_COLORS="false")
-    report: list[str] = [f"# Benchmark: {args.customers:,} customers (seed {args.seed}), {os.cpu_count()} cores", ""]
+    scope = (f"RFM path at {', '.join(f'{n:,}' for n in args.rfm_customers)} customers" if args.only == "rfm"
+             else f"{args.customers:,} customers")
+    report: list[str] = [f"# Benchmark: {scope} (seed {args.seed}), {os.cpu_count()} cores", ""]
 
     rc = 0 if args.only == "rfm" else _full_builds(args, home, out, env, report)
     data = out / f"data_{args.customers}_{args.seed}"
