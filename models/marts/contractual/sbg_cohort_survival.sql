@@ -15,12 +15,7 @@ with input as (
 
 parameters as (
 
-    select
-        segment,
-        max(value) filter (where parameter = 'alpha')                   as alpha,
-        max(value) filter (where parameter = 'beta')                    as beta
-    from {{ ref('sbg_parameters') }}
-    group by segment
+    {{ sbg_segment_parameters() }}
 
 ),
 
@@ -70,10 +65,7 @@ counted as (
         spine.period,
         spine.periods_at_start,
         coalesce(by_renewal.lost, 0)                                    as lost,
-        -- survived renewal t = renewals >= t
-        spine.periods_at_start - coalesce(sum(by_renewal.reached) over (
-            partition by spine.segment, spine.start_cohort order by spine.period
-            rows between unbounded preceding and current row), 0)   as survived
+        {{ sbg_survived('spine.segment, spine.start_cohort') }} as survived
     from spine
     left join by_renewal
         on by_renewal.segment = spine.segment
@@ -86,8 +78,7 @@ rated as (
 
     select
         *,
-        case when period = 0 then periods_at_start else survived + lost end as at_risk,
-        case when period = 0 then 1.0 else 1.0 - lost / nullif(survived + lost, 0) end as actual_retention_rate
+        {{ sbg_at_risk_and_retention() }}
     from counted
 
 ),
@@ -102,14 +93,8 @@ final as (
         rated.at_risk,
         rated.lost,
         rated.survived,
-        round(case
-            when min(rated.actual_retention_rate) over w = 0 then 0.0
-            else exp(sum(ln(rated.actual_retention_rate)) over w)
-        end, 10)                                                        as actual_survival,
-        -- S(t) = the product of r(1..t), summed in logs (lgamma differences lose
-        -- every digit when alpha and beta are huge, the geometric limit)
-        round(exp(sum(case when rated.period >= 1
-                           then ln(1 - p.alpha / (p.alpha + p.beta + rated.period - 1)) else 0 end) over w), 10) as fitted_survival
+        round({{ kaplan_meier_survival('rated.actual_retention_rate', 'w') }}, 10) as actual_survival,
+        round({{ sbg_fitted_survival('p.alpha', 'p.beta', 'rated.period', 'w') }}, 10) as fitted_survival
     from rated
     left join parameters as p on p.segment = rated.segment
     -- a period whose renewal nobody in the cohort has reached yet has no rate

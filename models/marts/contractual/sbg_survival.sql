@@ -15,12 +15,7 @@ with input as (
 
 parameters as (
 
-    select
-        segment,
-        max(value) filter (where parameter = 'alpha')                   as alpha,
-        max(value) filter (where parameter = 'beta')                    as beta
-    from {{ ref('sbg_parameters') }}
-    group by segment
+    {{ sbg_segment_parameters() }}
 
 ),
 
@@ -75,11 +70,7 @@ counted as (
         spine.last_calibration_period,
         spine.periods_at_start,
         coalesce(by_renewal.lost, 0)                                    as lost,
-        -- survived renewal t = renewals >= t: all but those with renewals < t
-        -- (reached at a period <= t)
-        spine.periods_at_start - coalesce(sum(by_renewal.reached) over (
-            partition by spine.segment order by spine.period
-            rows between unbounded preceding and current row), 0)   as survived
+        {{ sbg_survived('spine.segment') }} as survived
     from spine
     left join by_renewal
         on by_renewal.segment = spine.segment and by_renewal.period = spine.period
@@ -90,9 +81,7 @@ rated as (
 
     select
         *,
-        case when period = 0 then periods_at_start else survived + lost end as at_risk,
-        case when period = 0 then 1.0
-             else 1.0 - lost / nullif(survived + lost, 0) end             as actual_retention_rate
+        {{ sbg_at_risk_and_retention() }}
     from counted
 
 ),
@@ -108,17 +97,10 @@ final as (
         rated.survived,
         round(rated.actual_retention_rate, 10)                          as actual_retention_rate,
         -- Kaplan-Meier: the product of the retention rates up to t (0 once one is 0)
-        round(case
-            when min(rated.actual_retention_rate) over w = 0 then 0.0
-            else exp(sum(ln(rated.actual_retention_rate)) over w)
-        end, 10)                                                        as actual_survival,
+        round({{ kaplan_meier_survival('rated.actual_retention_rate', 'w') }}, 10) as actual_survival,
         round(case when rated.period >= 1 then (p.beta + rated.period - 1) / (p.alpha + p.beta + rated.period - 1) end, 10) as fitted_retention_rate,
-        -- S(t) = the product of r(1..t), summed in logs (lgamma differences lose
-        -- every digit when alpha and beta are huge, the geometric limit)
-        round(exp(sum(case when rated.period >= 1
-                           then ln(1 - p.alpha / (p.alpha + p.beta + rated.period - 1)) else 0 end) over w), 10) as fitted_survival,
-        round(rated.periods_at_start * exp(sum(case when rated.period >= 1
-                           then ln(1 - p.alpha / (p.alpha + p.beta + rated.period - 1)) else 0 end) over w), 4) as fitted_survivors
+        round({{ sbg_fitted_survival('p.alpha', 'p.beta', 'rated.period', 'w') }}, 10) as fitted_survival,
+        round(rated.periods_at_start * {{ sbg_fitted_survival('p.alpha', 'p.beta', 'rated.period', 'w') }}, 4) as fitted_survivors
     from rated
     left join parameters as p on p.segment = rated.segment
     window w as (partition by rated.segment order by rated.period rows between unbounded preceding and current row)
