@@ -12,47 +12,24 @@
     mrr_before / mrr_after: monthly_amount before and after the movement (0 when
     there is no plan on that side); mrr_change = mrr_after - mrr_before. -#}
 
-with periods as (
-
-    select * from {{ ref('int_subscriptions') }}
-
-),
-
-as_of as (
-
-    {{ as_of_bounds() }}
-
-),
+with {{ subscription_periods_ctes() }},
 
 ordered as (
 
     select
-        periods.subscription_id,
-        periods.customer_id,
-        periods.plan_level,
-        periods.monthly_amount,
-        periods.started_at,
+        {{ subscription_period_columns('periods') }},
         -- an end after the as-of date has not happened yet
         case when {{ happened_by_as_of('periods.ended_at', 'as_of.as_of_end') }} then periods.ended_at end as ended_at,
         case when {{ happened_by_as_of('periods.ended_at', 'as_of.as_of_end') }} then periods.end_reason end as end_reason,
-        row_number() over (
-            partition by periods.customer_id order by periods.started_at, periods.subscription_id
-        )                                                            as period_number,
-        lag(periods.plan_level) over (
-            partition by periods.customer_id order by periods.started_at, periods.subscription_id
-        )                                                            as previous_plan_level,
-        lag(periods.monthly_amount) over (
-            partition by periods.customer_id order by periods.started_at, periods.subscription_id
-        )                                                            as previous_monthly_amount,
-        lag(periods.end_reason) over (
-            partition by periods.customer_id order by periods.started_at, periods.subscription_id
-        )                                                            as previous_end_reason,
-        lead(periods.started_at) over (
-            partition by periods.customer_id order by periods.started_at, periods.subscription_id
-        )                                                            as next_started_at
+        row_number() over customer_periods                           as period_number,
+        lag(periods.plan_level) over customer_periods                as previous_plan_level,
+        lag(periods.monthly_amount) over customer_periods            as previous_monthly_amount,
+        lag(periods.end_reason) over customer_periods                as previous_end_reason,
+        lead(periods.started_at) over customer_periods               as next_started_at
     from periods
     cross join as_of
     where {{ happened_by_as_of('periods.started_at', 'as_of.as_of_end') }}
+    window customer_periods as ({{ customer_period_order('periods') }})
 
 ),
 

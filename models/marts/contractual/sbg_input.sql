@@ -15,17 +15,7 @@
 {%- set months = {'month': 1, 'quarter': 3, 'year': 12}[setting('sbg_period')] -%}
 {%- set calibration_end = setting('sbg_calibration_end') -%}
 
-with periods as (
-
-    select * from {{ ref('int_subscriptions') }}
-
-),
-
-as_of as (
-
-    {{ as_of_bounds() }}
-
-),
+with {{ subscription_periods_ctes() }},
 
 cutoffs as (
 
@@ -46,11 +36,7 @@ cutoffs as (
 measured as (
 
     select
-        periods.subscription_id,
-        periods.customer_id,
-        periods.plan_level,
-        periods.monthly_amount,
-        periods.started_at,
+        {{ subscription_period_columns('periods') }},
         cast({{ dbt.date_trunc(setting('sbg_period'), 'periods.started_at') }} as date) as start_cohort,
         cutoffs.calibration_date,
         cutoffs.as_of_date,
