@@ -20,12 +20,16 @@ reference it is compared against and the ratio:
 Per stage, "node s" is the sum of dbt's execution times of the stage's nodes,
 "span s" first start to last end (2 threads overlap stages), and "peak GB" the
 highest RSS of the dbt process sampled (every 0.2 s) while a node of the stage
-ran. Python steps alone on the built warehouse follow. Every timed build is preceded
+ran. Python steps alone on the built warehouse follow, then per model (bg_nbd,
+pareto_nbd, mbg_nbd, gamma_gamma, bgbb, sbg) the fit on the weighted unique rows and
+the score of every customer, seconds and peak RSS each (`--only models [--db ...]`
+runs that table alone on a built warehouse). Every timed build is preceded
 by an untimed `dbt parse` into the same target folder, so it starts as a user's second
 run does (partial parsing), not with a full parse of the project.
 
     python -m segkit.bench [--customers 1000000] [--scaling 100000,300000]
                            [--rfm-customers 2500000,250000] [--select ...] [--quick]
+                           [--only full|rfm|models] [--db warehouse.duckdb]
 """
 from __future__ import annotations
 
@@ -172,6 +176,99 @@ def _step(name: str, db: str) -> int:
             raise SystemExit(f"unknown step {name!r}; one of clustering, clv_forecast, churn, tier_change")
     print(f"[bench] step {name}: {len(out):,} rows out", file=sys.stderr)
     return 0
+
+
+# Per model (issue 13): fit on the weighted unique rows and score every customer, each
+# in its own process on the built warehouse, read from the model's input table.
+BENCH_MODELS = ("bg_nbd", "pareto_nbd", "mbg_nbd", "gamma_gamma", "bgbb", "sbg")
+
+
+def _model_bench(name: str, db: str) -> int:
+    """Fit one model on the unique rows of its input with their counts, then score
+    every row of the input; prints CUSTOMERS, UNIQUE_ROWS, FIT_SECONDS and
+    SCORE_SECONDS lines for the report (the process's peak RSS is measured by _run).
+    Fit = grouping + maximum likelihood (standard errors included where the fitter
+    computes them); score = the per-customer quantities the warehouse writes."""
+    import duckdb
+    import numpy as np
+
+    from segkit import btyd, btyd_family, contractual
+
+    with duckdb.connect(db, read_only=True) as con:
+        if name in ("bg_nbd", "pareto_nbd", "mbg_nbd", "gamma_gamma"):
+            frame = con.execute("select frequency, recency, t, monetary_value from customer_rfm "
+                                "where frequency is not null and t is not null").df()
+        elif name == "bgbb":
+            frame = con.execute("select frequency, recency, n_opportunities from bgbb_input "
+                                "where n_opportunities > 0").df()
+        elif name == "sbg":
+            frame = con.execute("select renewals_at_as_of, is_lost_at_as_of, renewals_at_calibration, "
+                                "is_lost_at_calibration from sbg_input where renewals_at_calibration is not null").df()
+        else:
+            raise SystemExit(f"unknown model {name!r}; one of {', '.join(BENCH_MODELS)}")
+    frame = frame.rename(columns=str.lower)  # customer_rfm's T
+    frame = frame.astype({c: "float64" for c in frame.columns if not c.startswith("is_")})
+    started = time.perf_counter()
+    if name == "gamma_gamma":
+        keys = ["frequency", "monetary_value"]
+        g = frame[frame["frequency"] > 0].groupby(keys, sort=True).size().reset_index(name="n")
+        fitter = btyd.GammaGammaFitter().fit(g["frequency"], g["monetary_value"], weights=g["n"])
+    elif name == "bgbb":
+        keys = ["frequency", "recency", "n_opportunities"]
+        g = frame.groupby(keys, sort=True).size().reset_index(name="n")
+        fitter = contractual.BetaGeometricBetaBinomial().fit(g[keys[0]], g[keys[1]], g[keys[2]], weights=g["n"])
+    elif name == "sbg":
+        keys = ["renewals_at_calibration", "is_lost_at_calibration"]
+        g = frame.groupby(keys, sort=True).size().reset_index(name="n")
+        fitter = contractual.ShiftedBetaGeometric().fit(g[keys[0]], g[keys[1]].astype(bool), weights=g["n"])
+    else:
+        keys = ["frequency", "recency", "t"]
+        g = frame.groupby(keys, sort=True).size().reset_index(name="n")
+        fitter = btyd_family.MODELS[name]().fit(g[keys[0]], g[keys[1]], g[keys[2]], weights=g["n"])
+    fit_s = time.perf_counter() - started
+    started = time.perf_counter()
+    if name == "gamma_gamma":
+        out = [fitter.conditional_expected_average_profit(frame["frequency"], frame["monetary_value"].fillna(0.0))]
+    elif name == "bgbb":
+        x, t_x, n = frame["frequency"], frame["recency"], frame["n_opportunities"]
+        out = [fitter.probability_alive(x, t_x, n), fitter.conditional_expected_transactions(5, x, t_x, n)]
+    elif name == "sbg":
+        r = frame["renewals_at_as_of"].dropna().to_numpy()
+        out = [fitter.retention_rate(r + 1), fitter.derl(r, 0.1)]
+    else:
+        x, t_x, T = frame["frequency"], frame["recency"], frame["t"]
+        out = [fitter.conditional_probability_alive(x, t_x, T),
+               fitter.conditional_expected_number_of_purchases_up_to_time(52.0, x, t_x, T)]
+    score_s = time.perf_counter() - started
+    print(f"CUSTOMERS {len(frame)}\nUNIQUE_ROWS {len(g)}\nFIT_SECONDS {fit_s:.3f}\nSCORE_SECONDS {score_s:.3f}")
+    print(f"[bench] model {name}: {len(frame):,} rows ({len(g):,} unique), fit {fit_s:.2f} s, score {score_s:.2f} s, "
+          f"{sum(int(np.isfinite(np.asarray(o, float)).sum()) for o in out):,} finite values", file=sys.stderr)
+    return 0
+
+
+def _models_section(db: Path, out: Path, env: dict[str, str]) -> list[str]:
+    """The per-model table: one process per model on the warehouse db."""
+    lines = ["", f"## Per model: fit and score on {db.name} (one process each)", "",
+             "Fit: the model's input grouped into unique rows with their counts, then maximum likelihood; "
+             "score: P(alive) and the expected transactions (BTYD: over 52 of its time units; BG/BB: 5 periods), the expected "
+             "spend (Gamma-Gamma), the next-renewal probability and DERL (sBG) of every row. Peak RSS is the "
+             "process's, reading the input included.", "",
+             "| model | input rows | unique rows | fit s | score s | process s (read included) | peak RSS GB |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name in BENCH_MODELS:
+        log = out / f"model_{name}.log"
+        secs, gb, rc = _run([sys.executable, "-m", "segkit.bench", "--model", name, str(db)], env, log)
+        got = {}
+        for line in log.read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key in ("CUSTOMERS", "UNIQUE_ROWS", "FIT_SECONDS", "SCORE_SECONDS"):
+                got[key] = value
+        if rc or len(got) < 4:
+            lines.append(f"| {name} | FAILED (exit {rc}, {log.name}) | | | | {secs:.1f} | {gb:.2f} |")
+            continue
+        lines.append(f"| {name} | {int(got['CUSTOMERS']):,} | {int(got['UNIQUE_ROWS']):,} | {float(got['FIT_SECONDS']):.2f} "
+                     f"| {float(got['SCORE_SECONDS']):.2f} | {secs:.1f} | {gb:.2f} |")
+    return lines
 
 
 FULL_BUILD_TARGET_S = 120.0
@@ -453,6 +550,8 @@ def main(argv: list[str] | None = None) -> int:
         return _child(argv[1], argv[3:])
     if argv[:1] == ["--step"]:
         return _step(argv[1], argv[2])
+    if argv[:1] == ["--model"]:
+        return _model_bench(argv[1], argv[2])
     if argv[:1] == ["--plain-read"]:
         return _plain_typed_read(argv[1])
     if argv[:1] == ["--scan-floor"]:
@@ -471,8 +570,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="sizes of the RFM-path runs (target 2), comma-separated ('' for none)")
     parser.add_argument("--quick", action="store_true",
                         help="only the full build at --customers (no scaling, no RFM path, no steps)")
-    parser.add_argument("--only", choices=("full", "rfm"), default=None,
-                        help="only the full builds (targets 1 and 3) or only the RFM path (target 2)")
+    parser.add_argument("--only", choices=("full", "rfm", "models"), default=None,
+                        help="only the full builds (targets 1 and 3), only the RFM path (target 2), or only "
+                             "the per-model fit and score table on an already built warehouse (--db)")
+    parser.add_argument("--db", type=Path, default=None,
+                        help="with --only models: the built warehouse (default: <out>/bench.duckdb)")
     args = parser.parse_args(argv)
     sizes = lambda text: [int(x) for x in text.replace("_", "").split(",") if x.strip()]  # noqa: E731
     args.scaling = [] if args.quick else sizes(args.scaling)
@@ -486,6 +588,15 @@ def main(argv: list[str] | None = None) -> int:
     scope = (f"RFM path at {', '.join(f'{n:,}' for n in args.rfm_customers)} customers" if args.only == "rfm"
              else f"{args.customers:,} customers")
     report: list[str] = [f"# Benchmark: {scope} (seed {args.seed}), {os.cpu_count()} cores", ""]
+    if args.only == "models":
+        db = (args.db or out / "bench.duckdb").resolve()
+        if not db.exists():
+            raise SystemExit(f"no built warehouse at {db}: run the full build first (or give --db)")
+        report[0] = f"# Benchmark: per model on {db}, {os.cpu_count()} cores"
+        text = "\n".join(report + _models_section(db, out, env))
+        (out / "report_models.md").write_text(text + "\n")
+        print(text)
+        return 0
 
     rc = 0 if args.only == "rfm" else _full_builds(args, home, out, env, report)
     data = out / f"data_{args.customers}_{args.seed}"
@@ -508,6 +619,7 @@ def main(argv: list[str] | None = None) -> int:
             secs_s, gb_s, rc_s = _run([sys.executable, "-m", "segkit.bench", "--step", step, str(db)], env,
                                       out / f"step_{step}.log")
             report.append(f"- {step}: {secs_s:.1f} s, peak RSS {gb_s:.2f} GB{'' if rc_s == 0 else f', FAILED (exit {rc_s})'}")
+        report += _models_section(db, out, env)
     if db.exists():
         import duckdb
 
