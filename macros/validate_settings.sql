@@ -113,6 +113,8 @@
   'bgbb_period': {'type': 'choice', 'options': ['year', 'month', 'week'], 'fix': "use year, month or week (the BG/BB transaction opportunity)"},
   'bgbb_forecast_periods': {'type': 'int', 'min': 1, 'fix': "a whole number of opportunities of at least 1, e.g. 5"},
   'clv_forecast_model': {'type': 'choice', 'options': ['bg_nbd', 'pareto_nbd', 'mbg_nbd', 'auto'], 'fix': "use bg_nbd, pareto_nbd, mbg_nbd, or auto (the lowest holdout error in clv_model_comparison)"},
+  'model_refit': {'type': 'choice', 'options': ['always', 'on_drift'], 'fix': "use always (refit every build) or on_drift (reuse the last recorded fit unless its input drifted beyond model_drift_threshold)"},
+  'model_drift_threshold': {'type': 'number', 'gt': 0, 'fix': "a positive population stability index, e.g. 0.2 (0.1-0.25 is the usual range)"},
   'clv_calibration_end': {'type': 'date', 'null': true, 'fix': "write it as YYYY-MM-DD (a date before the as-of date), or leave it null for the as-of date minus the forecast horizon"},
   'churn_mode': {'type': 'choice', 'options': ['temporal', 'snapshot'], 'fix': "use temporal (learn from the window before the as-of date) or snapshot (one row per customer, scored out-of-fold)"},
   'churn_horizon_days': {'type': 'int', 'min': 1, 'fix': "a whole number of days of at least 1, e.g. 90"},
