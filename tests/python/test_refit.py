@@ -1,0 +1,247 @@
+"""Model versions and refit-on-drift (issue 14 item 4) on the demo dataset.
+
+One folder, builds in file order (partial builds of +customer_clv_forecast and
++model_versions, cheap settings for the other Python steps):
+A. on_drift at D1, nothing published yet: no version known, so it fits and records one;
+B. on_drift at D1 again, keeping the build database's versions: reuses A's version;
+C. a full build at D2 (six months later) with on_drift: the input drifted beyond the
+   threshold, so it refits; it publishes (model_versions with A's and C's versions);
+D. a build at D3 with always that records a version and then fails (a broken campaign
+   predicate): nothing published;
+E. always at D2 again, starting from the published versions: refits although nothing
+   drifted, and gets C's version id (same data, same id).
+The drift is recomputed here with pandas from customer_rfm of the builds by the rule
+stated in models/marts/meta/_meta__models.yml, never read from segkit.refit.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from dbt_harness import PARTIAL, run_dbt
+
+slow = pytest.mark.slow  # the dbt tests: five builds, one of them full, several minutes
+
+FAST = {"churn_model": "logistic", "churn_cv_folds": 2, "churn_importance_rows": 100,
+        "cluster_k": 4, "backtest_kmeans_k": 4}
+D1, D2, D3 = "2024-06-30", "2024-12-31", "2024-09-30"
+THRESHOLD = 0.2
+SELECT = ["--select", "+customer_clv_forecast", "+model_versions", *PARTIAL]
+FEATURES = {"frequency": "frequency", "recency": "recency", "t": "T", "monetary_value": "monetary_value"}
+
+
+def _df(db: Path, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).df()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _snapshot(result) -> dict:
+    assert result.returncode == 0, result.output[-4000:]
+    db = result.db_path
+    return {
+        "result": result,
+        "decision": _df(db, "select * from model_refit_decisions").to_dict("records"),
+        "versions": _df(db, "select * from model_versions order by version_id"),
+        "params": _df(db, "select * from clv_forecast_parameters order by model, parameter"),
+        "forecast": _df(db, "select * from customer_clv_forecast order by customer_id"),
+        "rfm": _df(db, "select * from customer_rfm"),
+    }
+
+
+def _build(work: Path, as_of: str, refit: str, extra_vars: dict | None = None, full: bool = False):
+    vars = {"dataset": "demo", **FAST, "as_of_date": as_of, "model_refit": refit,
+            "model_drift_threshold": THRESHOLD, **(extra_vars or {})}
+    return run_dbt(work, vars=vars, extra=[] if full else SELECT)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("refit")
+
+
+@pytest.fixture(scope="module")
+def build_a(work):
+    return _snapshot(_build(work, D1, "on_drift"))
+
+
+@pytest.fixture(scope="module")
+def build_b(work, build_a):
+    # publish_carried_tables: [] keeps the build database's model_versions (as backfill does)
+    return _snapshot(_build(work, D1, "on_drift", {"publish_carried_tables": []}))
+
+
+@pytest.fixture(scope="module")
+def build_c(work, build_b):
+    snap = _snapshot(_build(work, D2, "on_drift", {"publish_carried_tables": []}, full=True))
+    assert snap["result"].db_path == snap["result"].published_path, "the full build did not publish"
+    return snap
+
+
+@pytest.fixture(scope="module")
+def build_d(work, build_c):
+    before = _digest(build_c["result"].published_path)
+    result = run_dbt(work, vars={"dataset": "demo", **FAST, "as_of_date": D3, "model_refit": "always",
+                                 "campaigns": {"broken": "no_such_column = 1"}},
+                     extra=["--select", "+model_versions", "campaign_targets", *PARTIAL])
+    return result, before
+
+
+@pytest.fixture(scope="module")
+def build_e(work, build_d):
+    return _snapshot(_build(work, D2, "always"))
+
+
+# -- independent recomputation ------------------------------------------------------------
+
+def _fit_input(rfm: pd.DataFrame) -> pd.DataFrame:
+    """The customers the BTYD fit uses: with a purchase history (frequency and T known)."""
+    return rfm[rfm["frequency"].notna() & rfm["T"].notna()]
+
+
+def _psi(train: pd.Series, now: pd.Series) -> float:
+    """PSI with bins at the distinct deciles of the training values, shares floored at 1e-4."""
+    train, now = train.dropna().astype(float), now.dropna().astype(float)
+    edges = sorted(set(train.quantile([i / 10 for i in range(1, 10)]).tolist()))
+    bins = [-np.inf, *edges, np.inf]
+    e = pd.cut(train, bins, right=True).value_counts(normalize=True, sort=False).to_numpy()
+    a = pd.cut(now, bins, right=True).value_counts(normalize=True, sort=False).to_numpy()
+    e, a = np.maximum(e, 1e-4), np.maximum(a, 1e-4)
+    return float(sum((ai - ei) * math.log(ai / ei) for ei, ai in zip(e, a)))
+
+
+def _psi_by_feature(train_rfm: pd.DataFrame, now_rfm: pd.DataFrame) -> dict[str, float]:
+    train, now = _fit_input(train_rfm), _fit_input(now_rfm)
+    return {name: _psi(train[col], now[col]) for name, col in FEATURES.items()}
+
+
+# -- A: the first fit is recorded with its training window ---------------------------------
+
+@slow
+def test_first_build_refits_and_records_the_version_and_window(build_a):
+    [d] = build_a["decision"]
+    assert (d["step"], d["decision"], d["refit_policy"]) == ("clv_forecast_parameters", "refit", "on_drift")
+    assert d["previous_version_id"] is None and pd.isna(d["drift"])
+    [v] = build_a["versions"].to_dict("records")
+    assert v["version_id"] == d["version_id"]
+    fit_input = _fit_input(build_a["rfm"])
+    assert v["rows_used"] == len(fit_input)
+    assert str(v["train_end_date"])[:10] == D1
+    assert str(v["train_start_date"])[:10] == str(pd.to_datetime(fit_input["first_purchase_at"]).min().date())
+    assert str(v["first_scored_as_of_date"])[:10] == str(v["last_scored_as_of_date"])[:10] == D1
+    # the parameters recorded are the ones the build used
+    recorded = {(p["model"], p["parameter"]): p["value"] for p in json.loads(v["parameters"])}
+    used = {(r.model, r.parameter): r.value for r in build_a["params"].itertuples()}
+    assert recorded == used
+
+
+# -- B: same data, on_drift: the version is reused and scores are the same ------------------
+
+@slow
+def test_same_data_on_drift_reuses_the_version(build_a, build_b):
+    [d] = build_b["decision"]
+    assert d["decision"] == "reuse"
+    assert d["previous_version_id"] == d["version_id"] == build_a["decision"][0]["version_id"]
+    assert d["drift"] == pytest.approx(0.0, abs=1e-12)
+    assert len(build_b["versions"]) == 1
+
+
+@slow
+def test_reused_parameters_give_the_same_scores(build_a, build_b):
+    pd.testing.assert_frame_equal(build_b["params"], build_a["params"])
+    pd.testing.assert_frame_equal(build_b["forecast"], build_a["forecast"])
+
+
+# -- C: six months later the input drifted beyond the threshold: refit ----------------------
+
+@slow
+def test_drift_beyond_the_threshold_refits(build_a, build_c):
+    expected = _psi_by_feature(build_a["rfm"], build_c["rfm"])
+    assert max(expected.values()) > THRESHOLD, expected  # the dates really cross the threshold
+    [d] = build_c["decision"]
+    assert d["decision"] == "refit"
+    assert d["previous_version_id"] == build_a["decision"][0]["version_id"]
+    measured = json.loads(d["drift_by_feature"])
+    assert measured.keys() == expected.keys()
+    for name in expected:
+        assert measured[name] == pytest.approx(expected[name], rel=1e-9, abs=1e-12), name
+    assert d["drift"] == pytest.approx(max(expected.values()), rel=1e-9)
+    assert d["version_id"] != d["previous_version_id"]
+    assert set(build_c["versions"]["version_id"]) == {d["previous_version_id"], d["version_id"]}
+
+
+# -- D, E: the versions survive a failed build and a publish; always refits -----------------
+
+@slow
+def test_a_failed_build_publishes_no_version(build_c, build_d):
+    result, before = build_d
+    assert result.returncode != 0 and "no_such_column" in result.output
+    assert _digest(result.published_path) == before
+    # it did record its own version in the build database before failing
+    assert len(result.query("select * from model_versions")) == 3
+
+
+@slow
+def test_versions_survive_publish_and_failed_build_and_always_refits(build_c, build_d, build_e):
+    # E started from the published versions (A's and C's), not from the failed build's
+    published = set(build_c["versions"]["version_id"])
+    assert set(build_e["versions"]["version_id"]) == published
+    [d] = build_e["decision"]
+    assert (d["decision"], d["refit_policy"]) == ("refit", "always")
+    # nothing drifted since C's version (same data): always refits anyway, and the
+    # same data and settings give the same version id
+    assert d["previous_version_id"] == build_c["decision"][0]["version_id"]
+    assert d["drift"] == pytest.approx(0.0, abs=1e-12)
+    assert d["version_id"] == build_c["decision"][0]["version_id"]
+
+
+# -- segkit.refit on its own (fast) ---------------------------------------------------------
+
+def _rfm_sample(seed: int, n: int = 400, shift: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frequency = rng.poisson(2.0, n).astype(float)
+    T = rng.uniform(30, 700, n) + shift
+    recency = np.minimum(T, rng.uniform(0, 700, n)) * (frequency > 0)
+    money = np.where(frequency > 0, rng.gamma(2.0, 30.0, n), 0.0)
+    return pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "frequency": frequency, "recency": recency,
+                         "T": T, "monetary_value": money,
+                         "first_purchase_at": pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 300, n), "D")})
+
+
+def test_psi_matches_the_stated_rule():
+    from segkit.refit import drift_by_feature, feature_bins
+
+    train, now = _rfm_sample(1), _rfm_sample(2, shift=120.0)
+    lower = {"frequency": "frequency", "recency": "recency", "t": "T", "monetary_value": "monetary_value"}
+    bins = feature_bins(train.rename(columns={"T": "t"}), list(lower))
+    measured = drift_by_feature(bins, now.rename(columns={"T": "t"}))
+    for name, col in lower.items():
+        assert measured[name] == pytest.approx(_psi(train[col], now[col]), rel=1e-9, abs=1e-12), name
+    assert measured["t"] > THRESHOLD  # a 120-day shift of T is drift
+
+
+def test_a_reused_version_restores_the_fitted_parameters_exactly():
+    from segkit.btyd_family import fit_parameters_step
+    from segkit.refit import clv_version, parameters_from_version
+
+    settings = {"clv_forecast_penalizer": 0.0, "rfm_time_unit": "day", "rfm_freq_multiplier": 1}
+    rfm = _rfm_sample(3)
+    fitted = fit_parameters_step(rfm, settings)
+    version = clv_version(rfm, fitted, settings, "2024-06-30")
+    restored = parameters_from_version(version)
+    key = ["model", "parameter"]
+    pd.testing.assert_frame_equal(restored.sort_values(key).reset_index(drop=True),
+                                  fitted.sort_values(key).reset_index(drop=True))
+    # deterministic id: same fit, same id; another window, another id
+    assert clv_version(rfm, fitted, settings, "2024-06-30")["version_id"] == version["version_id"]
+    assert clv_version(rfm, fitted, settings, "2024-07-31")["version_id"] != version["version_id"]
