@@ -150,8 +150,10 @@ def plan_refit(step: str, frame: pd.DataFrame, features: Sequence[str], fit_sett
                settings: Mapping[str, Any], versions: pd.DataFrame | None,
                as_of_date: pd.Timestamp | None) -> RefitPlan:
     """Refit or reuse, with the drift of `frame` (the fit's input) from the last version."""
-    policy = str(settings["model_refit"])
-    threshold = float(settings["model_drift_threshold"])
+    from segkit.dbt_steps import _require
+
+    policy = str(_require(settings, "model_refit"))
+    threshold = float(_require(settings, "model_drift_threshold"))
     prev = previous_version(versions, step, as_of_date)
     plan = RefitPlan(step, as_of_date, policy, threshold, "refit", "", prev)
     if prev is not None:
@@ -221,8 +223,10 @@ def _clv_frame(rfm: pd.DataFrame) -> pd.DataFrame:
 
 def plan_clv_refit(rfm: pd.DataFrame, settings: Mapping[str, Any], versions: pd.DataFrame | None,
                    as_of_date: Any) -> RefitPlan:
+    from segkit.dbt_steps import _require
+
     as_of = pd.Timestamp(as_of_date) if as_of_date is not None else None
-    return plan_refit(CLV_STEP, _clv_frame(rfm), CLV_FEATURES, {k: settings[k] for k in CLV_FIT_SETTINGS},
+    return plan_refit(CLV_STEP, _clv_frame(rfm), CLV_FEATURES, {k: _require(settings, k) for k in CLV_FIT_SETTINGS},
                       settings, versions, as_of)
 
 
@@ -258,7 +262,9 @@ def clv_version(rfm: pd.DataFrame, params: pd.DataFrame, settings: Mapping[str, 
     p = params.sort_values(["model", "parameter"], kind="stable", na_position="first")
     models = ", ".join(sorted(str(m) for m in params["model"].dropna().unique()))
     parameters = records(p)
-    fit_settings = {k: settings[k] for k in CLV_FIT_SETTINGS}
+    from segkit.dbt_steps import _require
+
+    fit_settings = {k: _require(settings, k) for k in CLV_FIT_SETTINGS}
     start = pd.to_datetime(frame["first_purchase_at"]).min() if "first_purchase_at" in frame and len(frame) else None
     window = {"train_start_date": None if start is None or pd.isna(start) else str(start.date()),
               "train_end_date": None if as_of_date is None else str(pd.Timestamp(as_of_date).date()),
