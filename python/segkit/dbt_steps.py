@@ -245,18 +245,25 @@ def _parameter_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=t) for c, t in PARAMETER_COLUMNS.items()})
 
 
-def clv_decisions(params: pd.DataFrame) -> list[FitDecision]:
+def clv_decisions(params: pd.DataFrame, reused: Mapping[str, Any] | None = None) -> list[FitDecision]:
     """One decision per BTYD model, read from clv_forecast_parameters: fitted
     when it has estimates (a convergence warning is kept as the reason), else
-    skipped with the model's note."""
+    skipped with the model's note. `reused`: the model_refit_decisions row when the
+    step reused a recorded version (model_refit = on_drift): the reason names it."""
     out = []
     for model, g in params.groupby("model", sort=True):
         fitted = bool(g["parameter"].notna().any())
         notes = g["note"].dropna()
         reason = (None if g["converged"].astype(bool).all() else "the optimiser did not report convergence; estimates kept") \
             if fitted else (notes.iloc[0] if len(notes) else "not fitted")
+        extra: dict[str, Any] = {}
+        if reused is not None:
+            end = pd.Timestamp(reused["train_end_date"]).date() if reused.get("train_end_date") is not None else None
+            note = f"reused version {reused['version_id']} fitted at {end} (model_refit_decisions)"
+            reason = note if reason is None else f"{note}; {reason}"
+            extra = {"version_id": str(reused["version_id"])}
         out.append(FitDecision("clv_forecast_parameters", str(model), "fitted" if fitted else "skipped", reason,
-                               int(g["n_customers"].max())))
+                               int(g["n_customers"].max()), params=extra))
     return out
 
 
@@ -493,12 +500,19 @@ def backtest_decisions(metrics: pd.DataFrame) -> list[FitDecision]:
 
 
 def fit_log_step(settings: Mapping[str, Any], churn_input: pd.DataFrame, cluster_input: pd.DataFrame,
-                 clv_parameters: pd.DataFrame, backtest_metrics: pd.DataFrame) -> pd.DataFrame:
+                 clv_parameters: pd.DataFrame, backtest_metrics: pd.DataFrame,
+                 refit_decisions: pd.DataFrame | None = None) -> pd.DataFrame:
     """model_fit_log: one row per Python model step and model, fitted / reduced /
     skipped with the reason. The churn, tier-change and clustering rows come from
     the same plan functions the steps run on the same inputs; the BTYD and
-    backtest rows from those steps' outputs (their fits can fail only once run)."""
+    backtest rows from those steps' outputs (their fits can fail only once run);
+    a BTYD fit reused from a recorded version (model_refit_decisions) says so."""
+    reused = None
+    if refit_decisions is not None and len(refit_decisions):
+        rows = refit_decisions[(refit_decisions["step"] == "clv_forecast_parameters")
+                               & (refit_decisions["decision"] == "reuse")]
+        reused = rows.iloc[0].to_dict() if len(rows) else None
     decisions = [plan_churn(churn_input, settings), plan_tier_change(churn_input, settings),
-                 *plan_clustering(cluster_input, settings), *clv_decisions(clv_parameters),
+                 *plan_clustering(cluster_input, settings), *clv_decisions(clv_parameters, reused),
                  *backtest_decisions(backtest_metrics)]
     return decisions_frame(decisions)

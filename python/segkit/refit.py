@@ -38,7 +38,7 @@ PSI_FLOOR = 1e-4
 CLV_STEP = "clv_forecast_parameters"
 CLV_FEATURES = ("frequency", "recency", "t", "monetary_value")
 # the settings a BTYD fit depends on: a version fitted under others is not reused
-CLV_FIT_SETTINGS = ("clv_forecast_penalizer", "rfm_time_unit", "rfm_freq_multiplier")
+CLV_FIT_SETTINGS = ("dataset", "clv_forecast_penalizer", "rfm_time_unit", "rfm_freq_multiplier")
 
 DECISION_COLUMNS = {
     "step": "string", "as_of_date": "object", "refit_policy": "string", "drift_threshold": "float64",

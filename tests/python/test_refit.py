@@ -234,7 +234,7 @@ def test_a_reused_version_restores_the_fitted_parameters_exactly():
     from segkit.btyd_family import fit_parameters_step
     from segkit.refit import clv_version, parameters_from_version
 
-    settings = {"clv_forecast_penalizer": 0.0, "rfm_time_unit": "day", "rfm_freq_multiplier": 1}
+    settings = {"dataset": "demo", "clv_forecast_penalizer": 0.0, "rfm_time_unit": "day", "rfm_freq_multiplier": 1}
     rfm = _rfm_sample(3)
     fitted = fit_parameters_step(rfm, settings)
     version = clv_version(rfm, fitted, settings, "2024-06-30")
@@ -245,3 +245,16 @@ def test_a_reused_version_restores_the_fitted_parameters_exactly():
     # deterministic id: same fit, same id; another window, another id
     assert clv_version(rfm, fitted, settings, "2024-06-30")["version_id"] == version["version_id"]
     assert clv_version(rfm, fitted, settings, "2024-07-31")["version_id"] != version["version_id"]
+
+
+def test_the_fit_log_names_a_reused_version():
+    from segkit.dbt_steps import clv_decisions
+
+    params = pd.DataFrame({"model": ["bg_nbd", "bg_nbd"], "parameter": ["r", "a"], "value": [0.5, 0.3],
+                           "n_customers": [10, 10], "converged": [True, True], "note": [None, None]})
+    assert clv_decisions(params)[0].reason is None
+    decisions = pd.DataFrame({"step": ["clv_forecast_parameters"], "decision": ["reuse"],
+                              "version_id": ["abc123"], "train_end_date": [pd.Timestamp("2024-06-30")]})
+    [d] = clv_decisions(params, decisions.iloc[0].to_dict())
+    assert (d.status, d.reason) == ("fitted", "reused version abc123 fitted at 2024-06-30 (model_refit_decisions)")
+    assert d.params == {"version_id": "abc123"}

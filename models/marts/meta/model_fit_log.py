@@ -1,6 +1,7 @@
 """What each Python model step did with the data at hand: fitted, reduced
 (fewer CV folds, a smaller k, rare classes left out) or skipped, with the
-reason (segkit.dbt_steps.fit_log_step, the same rules the steps apply)."""
+reason (segkit.dbt_steps.fit_log_step, the same rules the steps apply); a BTYD
+fit reused from a recorded version (model_refit_decisions) names the version."""
 
 
 def model(dbt, session):
@@ -14,4 +15,5 @@ def model(dbt, session):
         cluster_input=dbt.ref("cluster_input").df(),
         clv_parameters=dbt.ref("clv_forecast_parameters").df(),
         backtest_metrics=dbt.ref("segment_backtest").df(),
+        refit_decisions=dbt.ref("model_refit_decisions").df(),
     )
