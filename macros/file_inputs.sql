@@ -73,7 +73,7 @@
   {%- set candidates = [] -%}
   {%- for kind in ['csv', 'parquet'] -%}
     {%- for f in singles[kind] -%}{%- do candidates.append({'kind': kind, 'files': [f]}) -%}{%- endfor -%}
-    {%- if parts[kind] -%}{%- do candidates.append({'kind': kind, 'files': parts[kind]}) -%}{%- endif -%}
+    {%- if parts[kind] -%}{%- do candidates.append({'kind': kind, 'files': parts[kind], 'folder': true}) -%}{%- endif -%}
   {%- endfor -%}
   {%- if candidates | length > 1 -%}
     {{ exceptions.raise_compiler_error(
@@ -107,7 +107,10 @@
     skipped (profiles, column lists). -#}
 {% macro read_input(source, rejects=none) -%}
   {%- set files = source.files -%}
-  {%- if source.kind == 'table' -%}
+  {%- if source.get('loaded') -%}
+    {#- a folder of parts, already loaded into its raw_files__<entity> table (files_raw) -#}
+    (select * exclude ({{ files_raw_internal_columns() | join(', ') }}) from {{ source.loaded }} where _row_kind = 'row')
+  {%- elif source.kind == 'table' -%}
     (select *, {{ sql_string(files[0]) }} as _source_file from {{ files[0] }})
   {%- elif source.kind == 'parquet' -%}
     read_parquet([{% for f in files %}{{ sql_string(f) }}{{ ', ' if not loop.last }}{% endfor %}], filename = '_source_file', union_by_name = true)
@@ -276,6 +279,10 @@
   {%- set spec = files_input_spec()[entity] -%}
   {%- set key = spec.key -%}
   {%- set source = input_source(entity) -%}
+  {#- a folder of parts is read from its loaded table (raw_files__<entity>), which
+      each build extends with the new parts only (files_raw) -#}
+  {%- set loaded = ref('raw_files__' ~ entity) -%}
+  {%- if source.get('folder') -%}{%- do source.update({'loaded': loaded}) -%}{%- endif -%}
   {%- set columns = input_columns(source) -%}
   {%- set contract_columns = contract()[entity] -%}
   {%- set has_customers = entity != 'customers' and (not execute or input_source('customers').kind is not none) -%}
@@ -292,7 +299,7 @@
 
 with source as (
 
-    select * from {{ read_input(source, rejects=('segkit_rejects_' ~ entity) if source.kind == 'csv' else none) }}
+    select * from {{ read_input(source, rejects=('segkit_rejects_' ~ entity) if source.kind == 'csv' and not source.get('loaded') else none) }}
 
 ),
 
@@ -430,8 +437,24 @@ select * from final
     their file, line number and raw text. The reader's rejects tables are
     temporary tables of this connection, written by the model's own scan. -#}
 {% macro files_unparsed_lines(entity) %}
-  {%- if not execute or input_source(entity).kind != 'csv' -%}
+  {%- set source = input_source(entity) if execute else {} -%}
+  {%- if not execute or source.kind != 'csv' -%}
     {{ return('select 1') }}
+  {%- endif -%}
+  {%- if source.get('folder') -%}
+    {#- a folder's unparsed lines were recorded when its parts were loaded (files_raw) -#}
+    {%- set sql -%}
+insert into {{ this }} (rejection_reason, raw_row, source_file, line_number, continuation_lines)
+select
+    _unparsed_reason,
+    to_json({'line': _unparsed_line}),
+    _source_file,
+    _line_number,
+    greatest(len(list_filter(string_split(_unparsed_line, chr(10)), lambda l: trim(l) <> '')) - 1, 0)
+from {{ ref('raw_files__' ~ entity) }}
+where _row_kind = 'unparsed'
+    {%- endset -%}
+    {{ return(sql) }}
   {%- endif -%}
   {%- set contract_columns = contract()[entity] -%}
   {%- set sql -%}
@@ -666,4 +689,233 @@ where rejection_reason is null
     {%- endif -%}
   {%- endfor -%}
   {{ return('select 1 as inputs_ok') }}
+{% endmacro %}
+
+
+{#- ---- Incremental loading of a folder of parts (docs/DESIGN.md "The input layer").
+
+    An input given as a folder of parts (transactions/2026-11-30.parquet, ...) is read
+    into its table staging.raw_files__<entity> (files_raw) exactly as the reader
+    returns it (CSV as text), one build's new parts appended to the parts loaded
+    before; base_files__<entity> types and validates from that table, never from the
+    old parts' files. A part is known by its file name, size and modification time
+    (read from the file system, not from the content: a content hash would have to
+    read every old part at every build). One row per part (_row_kind 'part') is the
+    ledger (loaded_input_parts): size, modification time, an independent count of its
+    raw records, the build that read it. A part whose size or modification time
+    changed is re-read (its old rows deleted first); a loaded part that is gone stops
+    the build (restore it, or rebuild the input from the parts present with
+    --full-refresh). The table is carried across publishing (publish_carried_tables). -#}
+
+{#- Bookkeeping columns of a raw_files__<entity> table (not the input's own). -#}
+{% macro files_raw_internal_columns() %}
+  {{ return(['_row_kind', '_part_size', '_part_modified', '_part_raw_records', '_loaded_by', '_loaded_at',
+             '_line_number', '_unparsed_reason', '_unparsed_line']) }}
+{% endmacro %}
+
+
+{#- What this build loads of a folder input: {parts: every part, read: the parts to
+    read (new or changed), changed: the changed ones, unchanged: count}. Stops when a
+    loaded part is gone. `loaded` is the raw_files table (none on a first load). -#}
+{% macro files_load_plan(entity, source, loaded) %}
+  {%- set files = [] -%}
+  {%- for f in source.files -%}{%- do files.append(sql_string(f)) -%}{%- endfor -%}
+  {%- set listing = "(select filename as file, size, epoch_us(last_modified) as modified_us from read_blob([" ~ (files | join(', ')) ~ "]))" -%}
+  {%- if loaded is none -%}
+    {%- set sql = "select file, 'new' as state from " ~ listing ~ " order by file" -%}
+  {%- else -%}
+    {%- set sql -%}
+    select coalesce(parts.file, done.file) as file,
+           case when done.file is null then 'new'
+                when parts.file is null then 'missing'
+                when parts.size = done.size and parts.modified_us = done.modified_us then 'loaded'
+                else 'changed' end as state
+    from {{ listing }} as parts
+    full join (select _source_file as file, _part_size as size, epoch_us(_part_modified) as modified_us
+               from {{ loaded }} where _row_kind = 'part') as done
+      on parts.file = done.file
+    order by 1
+    {%- endset -%}
+  {%- endif -%}
+  {%- set plan = {'read': [], 'changed': [], 'missing': [], 'unchanged': 0} -%}
+  {%- for row in run_query(sql).rows -%}
+    {%- if row[1] in ('new', 'changed') -%}{%- do plan.read.append(row[0]) -%}{%- endif -%}
+    {%- if row[1] == 'changed' -%}{%- do plan.changed.append(row[0]) -%}{%- endif -%}
+    {%- if row[1] == 'missing' -%}{%- do plan.missing.append(row[0]) -%}{%- endif -%}
+    {%- if row[1] == 'loaded' -%}{%- do plan.update({'unchanged': plan.unchanged + 1}) -%}{%- endif -%}
+  {%- endfor -%}
+  {%- if plan.missing -%}
+    {{ input_error("input '" ~ entity ~ "': " ~ (plan.missing | length) ~ " part(s) loaded by an earlier build are gone from " ~ input_dir() ~ "/" ~ entity ~ "/ ("
+        ~ (plan.missing[:5] | join(', ')) ~ (', ...' if plan.missing | length > 5 else '') ~ "); their rows are still in " ~ loaded,
+        "put the part(s) back (loaded parts must stay in the folder), or rebuild the input from the parts present: dbt build --full-refresh") }}
+  {%- endif -%}
+  {{ return(plan) }}
+{% endmacro %}
+
+
+{#- The raw_files__<entity> model: a folder input's raw rows, appended per new part
+    (see above); an empty table when the input is not a folder of parts (single
+    files and tables are read directly by base_files__<entity>, as before). -#}
+{% macro files_raw(entity) %}
+  {{- config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
+             pre_hook=["{{ files_forget_rejects('" ~ entity ~ "') }}", "{{ files_raw_forget('" ~ entity ~ "') }}"],
+             post_hook="{{ files_raw_unparsed('" ~ entity ~ "') }}") -}}
+  {%- set source = input_source(entity) if execute else {'kind': none, 'files': []} -%}
+  {%- set read = [] -%}
+  {%- if execute and source.get('folder') -%}
+    {%- set plan = files_load_plan(entity, source, this if is_incremental() else none) -%}
+    {%- do read.extend(plan.read) -%}
+    {%- do log("input '" ~ entity ~ "' (" ~ input_dir() ~ "/" ~ entity ~ "/): " ~ plan.unchanged ~ " part(s) already loaded, "
+               ~ (plan.read | length - plan.changed | length) ~ " new" ~ ((", " ~ (plan.changed | length) ~ " changed and re-read (" ~ (plan.changed[:5] | join(', ')) ~ ")") if plan.changed else ""), info=true) -%}
+  {%- endif -%}
+  {%- set parts = {'kind': source.kind, 'files': read} -%}
+  {%- set quoted = [] -%}
+  {%- for f in read -%}{%- do quoted.append(sql_string(f)) -%}{%- endfor -%}
+  {%- if read and is_incremental() and source.kind == 'parquet' -%}
+    {#- a column typed differently in a new part would be cast into the loaded type
+        (maybe rounded): stop instead -#}
+    {%- set have = {} -%}
+    {%- for col in adapter.get_columns_in_relation(this) -%}{%- do have.update({col.name | lower: col.dtype | upper}) -%}{%- endfor -%}
+    {%- for name, type in input_columns(parts) if name | lower in have and have[name | lower] != type -%}
+      {{ input_error("input '" ~ entity ~ "': column " ~ name ~ " is " ~ type ~ " in the new part(s) " ~ (read | join(', ')) ~ " but " ~ have[name | lower] ~ " in the parts already loaded",
+          "write every part with the same column types, or rebuild the input from all its parts: dbt build --full-refresh") }}
+    {%- endfor -%}
+  {%- endif %}
+
+with
+
+{%- if read %}
+
+records as (
+    {%- if source.kind == 'csv' %}
+    {#- one scan per part, unioned by name: DuckDB's CSV reader cannot store rejects
+        with union_by_name; the scans share one rejects table -#}
+    {%- for f in read %}
+    select *, 'row' as _row_kind
+    from {{ read_input({'kind': 'csv', 'files': [f]}, rejects='segkit_rejects_' ~ entity) }}
+    {{ 'union all by name' if not loop.last }}
+    {%- endfor %}
+    {%- else %}
+    select *, 'row' as _row_kind
+    from {{ read_input(parts) }}
+    {%- endif %}
+),
+
+-- an independent count of each part's raw records (as input_reconciliation counts them)
+counts as (
+    {%- if source.kind == 'parquet' %}
+    select file_name as file, sum(num_rows) as raw_records
+    from parquet_file_metadata([{{ quoted | join(', ') }}])
+    group by file_name
+    {%- else %}
+    select filename as file, count(*) filter (where line is not null) - 1 as raw_records
+    from read_csv([{{ quoted | join(', ') }}], header = false, columns = {'line': 'varchar'}, delim = chr(31), quote = '',
+                  escape = '', comment = '', auto_detect = false, strict_mode = false, filename = true)
+    group by filename
+    {%- endif %}
+),
+
+parts as (
+
+    select
+        blobs.filename                                     as _source_file,
+        'part'                                             as _row_kind,
+        blobs.size                                         as _part_size,
+        make_timestamp(epoch_us(blobs.last_modified))      as _part_modified,
+        cast(greatest(coalesce(counts.raw_records, 0), 0) as bigint) as _part_raw_records,
+        '{{ invocation_id }}'                              as _loaded_by,
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as _loaded_at
+    from read_blob([{{ quoted | join(', ') }}]) as blobs
+    left join counts on counts.file = blobs.filename
+
+),
+
+final as (
+
+    select
+        * exclude (_part_size, _part_modified, _part_raw_records, _loaded_by, _loaded_at),
+        cast(_part_size as bigint)         as _part_size,
+        cast(_part_modified as timestamp)  as _part_modified,
+        cast(_part_raw_records as bigint)  as _part_raw_records,
+        cast(_loaded_by as varchar)        as _loaded_by,
+        cast(_loaded_at as timestamp)      as _loaded_at,
+        cast(null as bigint)               as _line_number,
+        cast(null as varchar)              as _unparsed_reason,
+        cast(null as varchar)              as _unparsed_line
+    from (select * from records union all by name select * from parts)
+
+)
+{%- else %}
+
+final as (
+
+    select
+        cast(null as varchar)   as _source_file,
+        cast(null as varchar)   as _row_kind,
+        cast(null as bigint)    as _part_size,
+        cast(null as timestamp) as _part_modified,
+        cast(null as bigint)    as _part_raw_records,
+        cast(null as varchar)   as _loaded_by,
+        cast(null as timestamp) as _loaded_at,
+        cast(null as bigint)    as _line_number,
+        cast(null as varchar)   as _unparsed_reason,
+        cast(null as varchar)   as _unparsed_line
+    where false
+
+)
+{%- endif %}
+
+select * from final
+{% endmacro %}
+
+
+{#- Pre-hook of raw_files__<entity>: delete the rows of the parts about to be re-read
+    (changed since they were loaded); every row when the input is no longer a folder
+    of parts. -#}
+{% macro files_raw_forget(entity) %}
+  {%- if not execute or not is_incremental() -%}{{ return('select 1') }}{%- endif -%}
+  {%- set source = input_source(entity) -%}
+  {%- if not source.get('folder') -%}
+    {{ return('delete from ' ~ this) }}
+  {%- endif -%}
+  {%- set plan = files_load_plan(entity, source, this) -%}
+  {%- if not plan.changed -%}{{ return('select 1') }}{%- endif -%}
+  {%- set quoted = [] -%}
+  {%- for f in plan.changed -%}{%- do quoted.append(sql_string(f)) -%}{%- endfor -%}
+  {{ return('delete from ' ~ this ~ ' where _source_file in (' ~ (quoted | join(', ')) ~ ')') }}
+{% endmacro %}
+
+
+{#- Post-hook of raw_files__<entity>: the lines the CSV reader could not split in the
+    parts just read (its rejects tables, temporary tables of this connection written
+    by the model's scan), one row per line with the reason, as base_files__ reports
+    them. -#}
+{% macro files_raw_unparsed(entity) %}
+  {%- if not execute -%}{{ return('select 1') }}{%- endif -%}
+  {%- set found = run_query("select count(*) from duckdb_tables() where temporary and table_name in ('segkit_rejects_" ~ entity ~ "_errors', 'segkit_rejects_" ~ entity ~ "_scans')").rows[0][0] -%}
+  {%- if found < 2 -%}{{ return('select 1') }}{%- endif -%}
+  {%- set sql -%}
+insert into {{ this }} (_source_file, _row_kind, _line_number, _unparsed_reason, _unparsed_line)
+select
+    scans.file_path,
+    'unparsed',
+    errors.line,
+    'line could not be read: ' || string_agg(distinct cast(errors.error_type as varchar) || ' (' || errors.error_message || ')', '; ' order by cast(errors.error_type as varchar) || ' (' || errors.error_message || ')'),
+    any_value(errors.csv_line)
+from segkit_rejects_{{ entity }}_errors as errors
+join segkit_rejects_{{ entity }}_scans as scans using (scan_id, file_id)
+group by scans.file_path, errors.line
+  {%- endset -%}
+  {{ return(sql) }}
+{% endmacro %}
+
+
+{#- An independent count of a folder input's raw records from the ledger (each part
+    counted once, when it was loaded), as a scalar SQL expression; none when the
+    input is not a folder of parts. For raw_record_count (macros/contract.sql). -#}
+{% macro loaded_raw_record_count(entity) %}
+  {%- set loaded = ref('raw_files__' ~ entity) -%}
+  {%- set source = input_source(entity) if execute else {} -%}
+  {%- if not source.get('folder') -%}{{ return(none) }}{%- endif -%}
+  {{ return('(select coalesce(sum(_part_raw_records), 0) from ' ~ loaded ~ " where _row_kind = 'part')") }}
 {% endmacro %}
