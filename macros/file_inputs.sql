@@ -80,7 +80,17 @@
         "Input '" ~ entity ~ "' is ambiguous in input_dir " ~ dir ~ ": found " ~ (candidates | map(attribute='files') | map('join', ', ') | join(' and ')) ~ ". "
         ~ "Fix: keep one file (or one folder of parts of one format) per input.") }}
   {%- endif -%}
-  {{ return(candidates[0] if candidates else {'kind': none, 'files': []}) }}
+  {%- set result = candidates[0] if candidates else {'kind': none, 'files': []} -%}
+  {%- if result.get('folder') -%}
+    {#- a folder of parts whose every part is loaded, unchanged, is read from its
+        loaded table (files_raw) instead of its files -#}
+    {%- do result.update({'entity': entity}) -%}
+    {%- set loaded = files_loaded_relation(entity) -%}
+    {%- if loaded is not none and not files_part_states(result.files, loaded) | rejectattr('state', 'equalto', 'loaded') | list -%}
+      {%- do result.update({'loaded': loaded}) -%}
+    {%- endif -%}
+  {%- endif -%}
+  {{ return(result) }}
 {% endmacro %}
 
 
@@ -134,6 +144,20 @@
 {#- Source columns of `source` as [(name, duckdb type)], _source_file excluded. -#}
 {% macro input_columns(source) %}
   {%- if source.kind is none -%}{{ return([]) }}{%- endif -%}
+  {%- if source.get('folder') and not source.get('loaded') and source.get('entity') -%}
+    {#- a folder with parts not loaded yet: the loaded parts' columns (from their
+        table, not their files), then those only the new or changed parts have -#}
+    {%- set loaded = files_loaded_relation(source.entity) -%}
+    {%- if loaded is not none -%}
+      {%- set columns = input_columns({'kind': source.kind, 'files': source.files, 'loaded': loaded}) -%}
+      {%- set fresh = files_part_states(source.files, loaded) | rejectattr('state', 'equalto', 'loaded') | map(attribute='file') | list -%}
+      {%- set known = columns | map(attribute=0) | map('lower') | list -%}
+      {%- for name, type in (input_columns({'kind': source.kind, 'files': fresh}) if fresh else []) if name | lower not in known -%}
+        {%- do columns.append((name, type)) -%}
+      {%- endfor -%}
+      {{ return(columns) }}
+    {%- endif -%}
+  {%- endif -%}
   {%- set result = run_query('describe select * from ' ~ read_input(source) ~ ' limit 0') -%}
   {%- set columns = [] -%}
   {%- for row in result.rows if row[0] != '_source_file' -%}
@@ -714,13 +738,25 @@ where rejection_reason is null
 {% endmacro %}
 
 
-{#- What this build loads of a folder input: {parts: every part, read: the parts to
-    read (new or changed), changed: the changed ones, unchanged: count}. Stops when a
-    loaded part is gone. `loaded` is the raw_files table (none on a first load). -#}
-{% macro files_load_plan(entity, source, loaded) %}
-  {%- set files = [] -%}
-  {%- for f in source.files -%}{%- do files.append(sql_string(f)) -%}{%- endfor -%}
-  {%- set listing = "(select filename as file, size, epoch_us(last_modified) as modified_us from read_blob([" ~ (files | join(', ')) ~ "]))" -%}
+{#- The raw_files__<entity> table as it stands in the database (carried from the
+    published warehouse, or built earlier in this invocation), or none. -#}
+{% macro files_loaded_relation(entity) %}
+  {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == 'raw_files__' ~ entity -%}
+    {{ return(adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias or node.name)) }}
+  {%- endfor -%}
+  {{ return(none) }}
+{% endmacro %}
+
+
+{#- Each part of `files` and each part loaded into `loaded` (none: nothing loaded)
+    as {file, state}: new, loaded (same size and modification time), changed, or
+    missing (loaded but no longer in the folder). From the file system's listing:
+    no part is read. -#}
+{% macro files_part_states(files, loaded) %}
+  {%- set quoted = [] -%}
+  {%- for f in files -%}{%- do quoted.append(sql_string(f)) -%}{%- endfor -%}
+  {%- set listing = "(select filename as file, size, epoch_us(last_modified) as modified_us from read_blob([" ~ (quoted | join(', ')) ~ "]))" if quoted
+        else "(select null::varchar as file, null::bigint as size, null::bigint as modified_us where false)" -%}
   {%- if loaded is none -%}
     {%- set sql = "select file, 'new' as state from " ~ listing ~ " order by file" -%}
   {%- else -%}
@@ -737,12 +773,22 @@ where rejection_reason is null
     order by 1
     {%- endset -%}
   {%- endif -%}
+  {%- set states = [] -%}
+  {%- for row in run_query(sql).rows -%}{%- do states.append({'file': row[0], 'state': row[1]}) -%}{%- endfor -%}
+  {{ return(states) }}
+{% endmacro %}
+
+
+{#- What this build loads of a folder input: {parts: every part, read: the parts to
+    read (new or changed), changed: the changed ones, unchanged: count}. Stops when a
+    loaded part is gone. `loaded` is the raw_files table (none on a first load). -#}
+{% macro files_load_plan(entity, source, loaded) %}
   {%- set plan = {'read': [], 'changed': [], 'missing': [], 'unchanged': 0} -%}
-  {%- for row in run_query(sql).rows -%}
-    {%- if row[1] in ('new', 'changed') -%}{%- do plan.read.append(row[0]) -%}{%- endif -%}
-    {%- if row[1] == 'changed' -%}{%- do plan.changed.append(row[0]) -%}{%- endif -%}
-    {%- if row[1] == 'missing' -%}{%- do plan.missing.append(row[0]) -%}{%- endif -%}
-    {%- if row[1] == 'loaded' -%}{%- do plan.update({'unchanged': plan.unchanged + 1}) -%}{%- endif -%}
+  {%- for part in files_part_states(source.files, loaded) -%}
+    {%- if part.state in ('new', 'changed') -%}{%- do plan.read.append(part.file) -%}{%- endif -%}
+    {%- if part.state == 'changed' -%}{%- do plan.changed.append(part.file) -%}{%- endif -%}
+    {%- if part.state == 'missing' -%}{%- do plan.missing.append(part.file) -%}{%- endif -%}
+    {%- if part.state == 'loaded' -%}{%- do plan.update({'unchanged': plan.unchanged + 1}) -%}{%- endif -%}
   {%- endfor -%}
   {%- if plan.missing -%}
     {{ input_error("input '" ~ entity ~ "': " ~ (plan.missing | length) ~ " part(s) loaded by an earlier build are gone from " ~ input_dir() ~ "/" ~ entity ~ "/ ("
