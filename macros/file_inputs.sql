@@ -150,7 +150,7 @@
     {%- set loaded = files_loaded_relation(source.entity) -%}
     {%- if loaded is not none -%}
       {%- set columns = input_columns({'kind': source.kind, 'files': source.files, 'loaded': loaded}) -%}
-      {%- set fresh = files_part_states(source.files, loaded) | rejectattr('state', 'equalto', 'loaded') | map(attribute='file') | list -%}
+      {%- set fresh = files_part_states(source.files, loaded) | selectattr('state', 'in', ['new', 'changed']) | map(attribute='file') | list -%}
       {%- set known = columns | map(attribute=0) | map('lower') | list -%}
       {%- for name, type in (input_columns({'kind': source.kind, 'files': fresh}) if fresh else []) if name | lower not in known -%}
         {%- do columns.append((name, type)) -%}
