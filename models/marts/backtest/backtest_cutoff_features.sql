@@ -20,8 +20,9 @@ with cutoffs as (
     select cast(d as date) as cutoff_date
     from (values {% for c in explicit %}('{{ c }}'){{ ', ' if not loop.last }}{% endfor %}) as t(d)
     {%- else %}
+    -- the table alias r is there for the column alias k (AL05)
     select cast({{ as_of_date() }} as date) - cast({{ window_days }} * k as integer) as cutoff_date
-    from range(1, {{ count + 1 }}) as r(k)
+    from range(1, {{ count + 1 }}) as r(k) -- noqa: AL05
     {%- endif %}
 
 ),
