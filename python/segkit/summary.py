@@ -1,6 +1,9 @@
-"""Print a short summary of a built warehouse: tables, row counts, segment sizes.
+"""Print a short summary of a built warehouse: tables, row counts, segment sizes, model quality.
 
     python -m segkit.summary [--db warehouse/demo.duckdb]
+
+Plain text (no colour codes); every figure goes through fmt(): counts with thousands
+separators, other numbers rounded to FLOAT_DECIMALS decimals (`ROC AUC 0.900`).
 """
 from __future__ import annotations
 
@@ -18,6 +21,35 @@ SEGMENT_TABLES: list[tuple[str, str]] = [
     ("customer_clusters", "method || ' ' || value_tier"),
     ("campaign_targets", "campaign"),
 ]
+
+# decimals of every non-integer figure the summary prints
+FLOAT_DECIMALS = 3
+
+# prediction_metrics columns the summary shows, with their labels
+METRIC_COLUMNS: list[tuple[str, str]] = [
+    ("roc_auc", "ROC AUC"),
+    ("precision_top_decile", "precision top decile"),
+    ("lift_top_decile", "lift top decile"),
+    ("base_rate", "base rate"),
+]
+
+
+def fmt(value: object) -> str:
+    """A figure as the summary prints it: integers with thousands separators, other
+    numbers (float, Decimal) rounded to FLOAT_DECIMALS decimals, None as `n/a`."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    try:
+        number = float(value)  # float, Decimal, numpy scalars
+    except (TypeError, ValueError):
+        return str(value)
+    if number != number:  # NaN
+        return "n/a"
+    return f"{number:,.{FLOAT_DECIMALS}f}"
 
 
 def default_db_path(dataset: str | None = None) -> Path:
@@ -49,7 +81,7 @@ def summarize(db_path: Path) -> str:
         lines.append(f"Tables built in schema main: {len(tables)}")
         for schema, name in tables:
             n = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
-            lines.append(f"  {name:<34} {n:>12,} rows")
+            lines.append(f"  {name:<34} {fmt(n):>12} rows")
         names = {name for _, name in tables}
         if "input_reconciliation" in names:
             lines.append("Input reconciliation (rows in = used + rejected):")
@@ -57,7 +89,7 @@ def summarize(db_path: Path) -> str:
                 "select source_table, rows_in, rows_used, rows_rejected, is_reconciled "
                 "from input_reconciliation order by source_table"
             ).fetchall():
-                lines.append(f"  {row[0]:<34} in {row[1]:>10,}  used {row[2]:>10,}  rejected {row[3]:>8,}  "
+                lines.append(f"  {row[0]:<34} in {fmt(row[1]):>10}  used {fmt(row[2]):>10}  rejected {fmt(row[3]):>8}  "
                              f"{'ok' if row[4] else 'MISMATCH'}")
         for table, label in SEGMENT_TABLES:
             if table not in names:
@@ -69,7 +101,17 @@ def summarize(db_path: Path) -> str:
                 continue
             lines.append(f"Segment sizes in {table}:")
             for lab, n in rows:
-                lines.append(f"  {lab!s:<34} {n:>12,}")
+                lines.append(f"  {fmt(lab):<34} {fmt(n):>12}")
+        if "prediction_metrics" in names:
+            rows = con.execute(
+                "select model_name, target, " + ", ".join(c for c, _ in METRIC_COLUMNS)
+                + " from prediction_metrics order by model_name, target"
+            ).fetchall()
+            if rows:
+                lines.append("Prediction quality (prediction_metrics, held-out scores):")
+            for model_name, target, *values in rows:
+                figures = ", ".join(f"{label} {fmt(v)}" for (_, label), v in zip(METRIC_COLUMNS, values, strict=True))
+                lines.append(f"  {model_name + ' / ' + target:<34} {figures}")
     return "\n".join(lines)
 
 
