@@ -1,6 +1,9 @@
 {#- Per clustering method and cluster: size and share of customers, share of the
     value measure (var cluster_value_column: revenue / GMV), of activity when the
-    input has it, and the mean of every numeric input feature (mean_<feature>). -#}
+    input has it, and the mean of every numeric input feature (mean_<feature>).
+    sqlfluff (.sqlfluff): no LT02 here, `sqlfluff fix` re-indents the jinja tags of its loops:
+-- sqlfluff:exclude_rules:AM04,ST06,ST07,RF04,LT01,LT05,ST09,RF01,RF02,AL03,LT02
+-#}
 {%- set value_column = setting('cluster_value_column') -%}
 {%- set input_columns = [] -%}
 {%- if execute -%}

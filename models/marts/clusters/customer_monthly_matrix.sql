@@ -1,7 +1,10 @@
 {#- One row per customer: activity (sum of event values, e.g. videos published),
     revenue, and revenue per unit of activity in each of the last N months up to
     the as-of month (m01 = oldest, mNN = the as-of month), plus totals and the
-    study recency. The creator study's clustering features. -#}
+    study recency. The creator study's clustering features.
+    sqlfluff (.sqlfluff): no LT02 here, `sqlfluff fix` re-indents the jinja tags of its loops:
+-- sqlfluff:exclude_rules:AM04,ST06,ST07,RF04,LT01,LT05,ST09,RF01,RF02,AL03,LT02
+-#}
 {%- set n = setting('monthly_matrix_months') | int -%}
 {%- set activity_events = setting('monthly_matrix_activity_events') -%}
 

@@ -10,7 +10,10 @@
     100 x (scored customers below its value) / (scored customers - 1), at most
     100, so its score compares with the same cut-offs. Ranks are exact
     decimals with 6 decimals (rounded half up in integer arithmetic), so the
-    score is deterministic. raw = the features' own values. -#}
+    score is deterministic. raw = the features' own values.
+    sqlfluff (.sqlfluff): no LT02 here, `sqlfluff fix` re-indents the jinja tags of its loops:
+-- sqlfluff:exclude_rules:AM04,ST06,ST07,RF04,LT01,LT05,ST09,RF01,RF02,AL03,LT02
+-#}
 {%- set scaling = setting('clv_score_scaling') -%}
 {%- set features_used = clv_score_features() -%}
 {{ check_clv_features(ref('int_customer_value_features')) }}

@@ -11,7 +11,10 @@
       another plan: renewals k, not lost (S(k));
     - open: paying its k-th period, the next renewal not known: renewals k - 1,
       not lost (S(k - 1));
-    - not_started (later than the date) or no_period (0 cycles): renewals null. -#}
+    - not_started (later than the date) or no_period (0 cycles): renewals null.
+    sqlfluff (.sqlfluff): no LT02 here, `sqlfluff fix` re-indents the jinja tags of its loops:
+-- sqlfluff:exclude_rules:AM04,ST06,ST07,RF04,LT01,LT05,ST09,RF01,RF02,AL03,LT02
+-#}
 {%- set months = {'month': 1, 'quarter': 3, 'year': 12}[setting('sbg_period')] -%}
 {%- set calibration_end = setting('sbg_calibration_end') -%}
 
