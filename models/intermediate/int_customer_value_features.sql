@@ -127,5 +127,7 @@ final as (
 
 )
 
-select *, has_value_history and not is_active_customer as is_lapsed
+select
+    *,
+    has_value_history and not is_active_customer as is_lapsed
 from final

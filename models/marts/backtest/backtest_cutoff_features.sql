@@ -31,7 +31,10 @@ with cutoffs as (
 
 cutoff_as_of as (
 
-    select cutoff_date, cutoff_date as as_of_date from cutoffs
+    select
+        cutoff_date,
+        cutoff_date as as_of_date
+    from cutoffs
 
 ),
 

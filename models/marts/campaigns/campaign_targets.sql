@@ -14,7 +14,9 @@ with targetable as (
 
 targets as (
     {%- for name, predicate in campaigns.items() %}
-    select {{ sql_literal(name) }} as campaign, customer_id
+    select
+        {{ sql_literal(name) }} as campaign,
+        customer_id
     from targetable
     where coalesce(({{ predicate }}), false)
     {{ 'union all' if not loop.last }}
@@ -26,7 +28,10 @@ targets as (
 
 final as (
 
-    select distinct campaign, customer_id from targets
+    select distinct
+        campaign,
+        customer_id
+    from targets
 
 )
 

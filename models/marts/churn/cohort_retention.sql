@@ -59,8 +59,9 @@ period_bounds as (
         {{ billed_revenue('periods', 'as_of.as_of_end') }}           as billed_revenue
     from periods
     cross join as_of
-    where {{ is_started_by_as_of('periods', 'as_of.as_of_end') }}
-      and periods.started_at is not null
+    where
+        {{ is_started_by_as_of('periods', 'as_of.as_of_end') }}
+        and periods.started_at is not null
 
 ),
 
@@ -74,7 +75,9 @@ period_months as (
         month_index,
         cast({{ dbt.dateadd('month', 'month_index', 'start_month') }} as date) as activity_month
     from (
-        select *, unnest(generate_series(0, greatest(months_in_force, months) - 1)) as month_index
+        select
+            *,
+            unnest(generate_series(0, greatest(months_in_force, months) - 1)) as month_index
         from period_bounds
     ) as expanded
 
@@ -87,8 +90,10 @@ subscription_months as (
         activity_month,
         true                                                         as is_active,
         cast(0 as decimal(18, 2))                                    as transaction_revenue,
-        coalesce(sum({{ billed_month_amount('billed_revenue', 'month_index', 'months') }})
-            filter (where month_index < months), 0)                  as subscription_revenue
+        coalesce(
+            sum({{ billed_month_amount('billed_revenue', 'month_index', 'months') }})
+            filter (where month_index < months), 0
+        )                  as subscription_revenue
     from period_months
     group by 1, 2
 
@@ -170,11 +175,12 @@ filled as (
         coalesce(cohort_activity.transaction_revenue, 0)             as transaction_revenue,
         coalesce(cohort_activity.subscription_revenue, 0)            as subscription_revenue,
         coalesce(cohort_activity.transaction_revenue, 0)
-            + coalesce(cohort_activity.subscription_revenue, 0)      as revenue
+        + coalesce(cohort_activity.subscription_revenue, 0)      as revenue
     from spine
     left join cohort_activity
-        on cohort_activity.cohort_month = spine.cohort_month
-        and cohort_activity.months_since_first = spine.months_since_first
+        on
+            cohort_activity.cohort_month = spine.cohort_month
+            and cohort_activity.months_since_first = spine.months_since_first
 
 ),
 
@@ -191,13 +197,13 @@ final as (
         subscription_revenue,
         revenue,
         {{ safe_divide('revenue', 'max(case when months_since_first = 0 then revenue end) over (partition by cohort_month)') }}
-                                                                     as revenue_retention,
+            as revenue_retention,
         sum(revenue) over (
             partition by cohort_month order by months_since_first
             rows between unbounded preceding and current row
         )                                                            as cumulative_revenue,
         {{ safe_divide('sum(revenue) over (partition by cohort_month order by months_since_first rows between unbounded preceding and current row)', 'cohort_customers') }}
-                                                                     as cumulative_revenue_per_customer
+            as cumulative_revenue_per_customer
     from filled
 
 )

@@ -63,8 +63,9 @@ ends as (
         monthly_amount                                               as mrr_before,
         0                                                            as mrr_after
     from ordered
-    where ended_at is not null
-      and (coalesce(end_reason, 'cancel') not in ('upgrade', 'downgrade') or next_started_at is null)
+    where
+        ended_at is not null
+        and (coalesce(end_reason, 'cancel') not in ('upgrade', 'downgrade') or next_started_at is null)
 
 ),
 
@@ -107,7 +108,10 @@ in_force as (
 
 moved_customer_months as (
 
-    select distinct customer_id, movement_month from movements
+    select distinct
+        customer_id,
+        movement_month
+    from movements
 
 ),
 
@@ -123,8 +127,9 @@ retained as (
         in_force.monthly_amount                                      as mrr_after
     from in_force
     left join moved_customer_months
-        on moved_customer_months.customer_id = in_force.customer_id
-        and moved_customer_months.movement_month = in_force.movement_month
+        on
+            moved_customer_months.customer_id = in_force.customer_id
+            and moved_customer_months.movement_month = in_force.movement_month
     where moved_customer_months.customer_id is null
 
 ),

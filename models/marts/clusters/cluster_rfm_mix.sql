@@ -9,7 +9,10 @@ with labels as (
 
 rfm as (
 
-    select customer_id, rfm_segment from {{ ref('customer_rfm') }}
+    select
+        customer_id,
+        rfm_segment
+    from {{ ref('customer_rfm') }}
 
 ),
 

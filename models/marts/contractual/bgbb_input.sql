@@ -26,8 +26,9 @@ purchase_periods as (
         transactions.customer_id,
         cast({{ dbt.date_trunc(period, 'transactions.transacted_at') }} as date) as period_start
     from transactions
-    where {{ happened_by_as_of('transactions.transacted_at', '(select as_of_end from as_of)') }}
-      and {{ is_purchase('transactions.amount') }}
+    where
+        {{ happened_by_as_of('transactions.transacted_at', '(select as_of_end from as_of)') }}
+        and {{ is_purchase('transactions.amount') }}
 
 ),
 

@@ -11,7 +11,10 @@ with residual as (
 
 clv as (
 
-    select customer_id, clv_segment from {{ ref('customer_clv') }}
+    select
+        customer_id,
+        clv_segment
+    from {{ ref('customer_clv') }}
 
 ),
 

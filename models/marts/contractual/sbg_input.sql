@@ -24,7 +24,7 @@ cutoffs as (
 
     select
         cast(as_of.as_of_at as date)                                    as as_of_date,
-        as_of.as_of_end                                                 as as_of_end,
+        as_of.as_of_end,
         {%- if calibration_end is none %}
         cast(as_of.as_of_at as date)                                    as calibration_date,
         as_of.as_of_end                                                 as calibration_end

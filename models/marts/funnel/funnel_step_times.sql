@@ -91,8 +91,9 @@ final as (
         summary.p90_hours
     from step_pairs
     left join summary
-        on summary.from_step = step_pairs.from_step
-        and summary.to_step = step_pairs.to_step
+        on
+            summary.from_step = step_pairs.from_step
+            and summary.to_step = step_pairs.to_step
     -- read the table itself, not the chains CTE: an EXISTS over a CTE that the
     -- window above also reads made DuckDB 2.0 run this model for over 18 minutes
     -- at 1M customers (5 s this way)

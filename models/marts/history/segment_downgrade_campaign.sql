@@ -35,11 +35,12 @@ final as (
         t.clv_segment,
         t.churn_risk_band
     from dates as d
-    join history as f on f.as_of_date = d.previous_as_of_date
-    join history as t on t.as_of_date = d.as_of_date and t.customer_id = f.customer_id
-    where d.as_of_date = {{ as_of_date() }}
-      and f.rfm_segment in ({% for s in valuable %}'{{ s | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor %})
-      and t.rfm_segment in ({% for s in at_risk %}'{{ s | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor %})
+    inner join history as f on f.as_of_date = d.previous_as_of_date
+    inner join history as t on t.as_of_date = d.as_of_date and t.customer_id = f.customer_id
+    where
+        d.as_of_date = {{ as_of_date() }}
+        and f.rfm_segment in ({% for s in valuable %}'{{ s | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor %})
+        and t.rfm_segment in ({% for s in at_risk %}'{{ s | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor %})
 
 )
 

@@ -25,28 +25,38 @@ as_of as (
 -- every customer known at the as-of date (the point-in-time population)
 customers as (
 
-    select customer_id, historical_value
+    select
+        customer_id,
+        historical_value
     from {{ ref('int_customer_value_features') }}
 
 ),
 
 rfm as (
 
-    select customer_id, rfm_segment
+    select
+        customer_id,
+        rfm_segment
     from {{ ref('customer_rfm') }}
 
 ),
 
 clv as (
 
-    select customer_id, clv_segment
+    select
+        customer_id,
+        clv_segment
     from {{ ref('customer_clv') }}
 
 ),
 
 clusters as (
 
-    select customer_id, method, cluster_id, value_tier
+    select
+        customer_id,
+        method,
+        cluster_id,
+        value_tier
     from {{ ref('customer_clusters') }}
     where method = {{ "'" ~ cluster_method ~ "'" if cluster_method else 'null' }}
 
@@ -54,7 +64,9 @@ clusters as (
 
 churn as (
 
-    select customer_id, risk_band
+    select
+        customer_id,
+        risk_band
     from {{ ref('customer_churn_risk') }}
 
 ),

@@ -17,11 +17,17 @@ final as (
         segment_kind,
         count(*)                                                          as customers,
         count(*) filter (where to_segment = from_segment)                 as customers_kept,
-        count(*) filter (where to_segment <> from_segment
-                           and to_segment <> {{ segment_history_none_label() }}) as customers_moved,
+        count(
+            *) filter (
+            where to_segment <> from_segment
+            and to_segment <> {{ segment_history_none_label() }}
+        ) as customers_moved,
         count(*) filter (where to_segment = {{ segment_history_none_label() }})  as customers_without_segment,
-        cast(round(cast(count(*) filter (where to_segment = from_segment) as decimal(18, 0))
-                   / count(*), 6) as decimal(7, 6))                      as stability_share
+        cast(round(
+            cast(count(*) filter (where to_segment = from_segment) as decimal(18, 0))
+            / count(*), 6
+        ) as decimal(7, 6
+        ))                      as stability_share
     from moves
     where from_segment <> {{ segment_history_none_label() }}
     group by all

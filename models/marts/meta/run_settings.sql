@@ -30,6 +30,7 @@ final as (
         {%- endif %}
         {#- the upper end of the inputs' plausible date window (input_date_max, null =
             the day the build ran): recorded so the build can be reproduced -#}
+        
         '{{ setting("input_date_max") or run_started_at.strftime("%Y-%m-%d") }}' as resolved_input_date_max
     from settings
 

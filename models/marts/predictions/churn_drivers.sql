@@ -15,21 +15,42 @@ tier as (
 
 drivers as (
 
-    select 'churn' as target, d.*
-    from churn, unnest(from_json(json_extract(churn.run_info, '$.drivers'),
-        '[{"feature": "VARCHAR", "importance_mean": "DOUBLE", "importance_std": "DOUBLE", "rank": "INTEGER"}]')) as u(d)
+    select
+        'churn' as target,
+        d.*
+    from churn,
+        unnest(from_json(
+            json_extract(churn.run_info, '$.drivers'),
+            '[{"feature": "VARCHAR", "importance_mean": "DOUBLE", "importance_std": "DOUBLE", "rank": "INTEGER"}]'
+        )) as u(d
+        )
     where churn.run_info is not null
     union all
-    select d.target, d.feature, d.importance_mean, d.importance_std, d.rank
-    from tier, unnest(from_json(json_extract(tier.run_info, '$.drivers'),
-        '[{"target": "VARCHAR", "feature": "VARCHAR", "importance_mean": "DOUBLE", "importance_std": "DOUBLE", "rank": "INTEGER"}]')) as u(d)
+    select
+        d.target,
+        d.feature,
+        d.importance_mean,
+        d.importance_std,
+        d.rank
+    from tier,
+        unnest(from_json(
+            json_extract(tier.run_info, '$.drivers'),
+            '[{"target": "VARCHAR", "feature": "VARCHAR", "importance_mean": "DOUBLE", "importance_std": "DOUBLE", "rank": "INTEGER"}]'
+        )) as u(d
+        )
     where tier.run_info is not null
 
 ),
 
 final as (
 
-    select target, feature, importance_mean, importance_std, rank from drivers
+    select
+        target,
+        feature,
+        importance_mean,
+        importance_std,
+        rank
+    from drivers
 
 )
 

@@ -35,9 +35,13 @@ split as (
 checked_split as (
 
     select
-        case when calibration_end < observation_end then calibration_end
-             else error('clv_calibration_end (' || calibration_end || ') must be before the as-of date ('
-                        || observation_end || '). Fix: --vars ''{clv_calibration_end: YYYY-MM-DD}'' with an earlier date.')
+        case
+            when calibration_end < observation_end then calibration_end
+            else
+                error(
+                    'clv_calibration_end (' || calibration_end || ') must be before the as-of date ('
+                    || observation_end || '). Fix: --vars ''{clv_calibration_end: YYYY-MM-DD}'' with an earlier date.'
+                )
         end as calibration_end,
         observation_end
     from split
@@ -46,15 +50,26 @@ checked_split as (
 
 split_points as (
 
-    select 'calibration' as split_point, calibration_end as as_of_date from checked_split
+    select
+        'calibration' as split_point,
+        calibration_end as as_of_date
+    from checked_split
     union all
-    select 'observation' as split_point, observation_end as as_of_date from checked_split
+    select
+        'observation' as split_point,
+        observation_end as as_of_date
+    from checked_split
 
 ),
 
 transactions as (
 
-    select customer_id, transaction_id, transacted_at, amount from {{ ref('int_transactions') }}
+    select
+        customer_id,
+        transaction_id,
+        transacted_at,
+        amount
+    from {{ ref('int_transactions') }}
 
 ),
 
@@ -79,8 +94,11 @@ final as (
         on obs.customer_id = cal.customer_id and obs.split_point = 'observation'
     cross join checked_split
     where cal.split_point = 'calibration'
-      -- the population of customer_rfm (customers known at the as-of date)
-      and cal.customer_id in (select customer_id from {{ ref('customer_rfm') }} where frequency is not null)
+    -- the population of customer_rfm (customers known at the as-of date)
+    and cal.customer_id in (
+        select customer_id from {{ ref('customer_rfm') }}
+        where frequency is not null
+    )
 
 )
 

@@ -10,10 +10,11 @@ with joined as (
         predictions.predicted_holdout_purchases
     from {{ ref('clv_calibration_holdout') }} as holdout
     inner join {{ ref('clv_holdout_predictions') }} as predictions
-        on predictions.frequency_cal = holdout.frequency_cal
-       and predictions.recency_cal = holdout.recency_cal
-       and predictions.T_cal = holdout.T_cal
-       and predictions.duration_holdout = holdout.duration_holdout
+        on
+            predictions.frequency_cal = holdout.frequency_cal
+            and predictions.recency_cal = holdout.recency_cal
+            and predictions.T_cal = holdout.T_cal
+            and predictions.duration_holdout = holdout.duration_holdout
 
 ),
 

@@ -34,17 +34,20 @@ errors as (
         sum(holdout.frequency_holdout) as actual_holdout_purchases
     from {{ ref('clv_calibration_holdout') }} as holdout
     inner join {{ ref('clv_holdout_predictions') }} as predictions
-        on predictions.frequency_cal = holdout.frequency_cal
-       and predictions.recency_cal = holdout.recency_cal
-       and predictions.T_cal = holdout.T_cal
-       and predictions.duration_holdout = holdout.duration_holdout
+        on
+            predictions.frequency_cal = holdout.frequency_cal
+            and predictions.recency_cal = holdout.recency_cal
+            and predictions.T_cal = holdout.T_cal
+            and predictions.duration_holdout = holdout.duration_holdout
     group by predictions.model
 
 ),
 
 split as (
 
-    select any_value(calibration_end) as calibration_end, any_value(observation_end) as observation_end
+    select
+        any_value(calibration_end) as calibration_end,
+        any_value(observation_end) as observation_end
     from {{ ref('clv_calibration_holdout') }}
 
 ),
@@ -66,9 +69,12 @@ final as (
         errors.actual_holdout_purchases,
         fits.converged,
         fits.note,
-        case when errors.holdout_mae is not null then
-            row_number() over (partition by errors.holdout_mae is not null
-                               order by errors.holdout_mae, fits.aic, fits.model)
+        case
+            when errors.holdout_mae is not null then
+                row_number() over (
+                    partition by errors.holdout_mae is not null
+                    order by errors.holdout_mae, fits.aic, fits.model
+                )
         end as holdout_rank
     from fits
     left join errors using (model)

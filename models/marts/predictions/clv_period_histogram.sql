@@ -4,7 +4,9 @@
     P(X(T) = x) at their calibration age T). -#}
 with actual as (
 
-    select least(frequency_cal, 7) as frequency_bucket, count(*) as actual_customers
+    select
+        least(frequency_cal, 7) as frequency_bucket,
+        count(*) as actual_customers
     from {{ ref('clv_calibration_holdout') }}
     group by 1
 

@@ -10,7 +10,11 @@
 
 with cohort as (
 
-    select customer_id, first_period_start, observation_end from {{ ref('clv_calibration_holdout') }}
+    select
+        customer_id,
+        first_period_start,
+        observation_end
+    from {{ ref('clv_calibration_holdout') }}
 
 ),
 
@@ -22,7 +26,12 @@ as_of as (
 
 transactions as (
 
-    select customer_id, transaction_id, transacted_at, amount from {{ ref('int_transactions') }}
+    select
+        customer_id,
+        transaction_id,
+        transacted_at,
+        amount
+    from {{ ref('int_transactions') }}
 
 ),
 
@@ -41,14 +50,19 @@ repeat_periods as (
     from rfm_customer_periods as periods
     inner join cohort using (customer_id)
     cross join start
-    where periods.period_orders > 0
-      and periods.period_start > cohort.first_period_start
+    where
+        periods.period_orders > 0
+        and periods.period_start > cohort.first_period_start
 
 ),
 
 weekly as (
 
-    select week, count(*) as actual_incremental from repeat_periods group by week
+    select
+        week,
+        count(*) as actual_incremental
+    from repeat_periods
+    group by week
 
 ),
 

@@ -4,22 +4,39 @@
 
 with runs as (
 
-    select 'churn' as model_name, any_value(run_info) as run_info from {{ ref('customer_churn_risk') }}
+    select
+        'churn' as model_name,
+        any_value(run_info) as run_info
+    from {{ ref('customer_churn_risk') }}
     union all
-    select 'tier_change', any_value(run_info) from {{ ref('customer_tier_change_risk') }}
+    select
+        'tier_change',
+        any_value(run_info)
+    from {{ ref('customer_tier_change_risk') }}
 
 ),
 
 targets as (
 
-    select model_name, 'churn' as target, run_info,
-        '$.metrics.roc_auc' as auc_path, '$.metrics.precision_top_decile' as precision_path,
-        '$.metrics.lift_top_decile' as lift_path, '$.metrics.base_rate' as base_path
-    from runs where model_name = 'churn' and run_info is not null
+    select
+        model_name,
+        'churn' as target,
+        run_info,
+        '$.metrics.roc_auc' as auc_path,
+        '$.metrics.precision_top_decile' as precision_path,
+        '$.metrics.lift_top_decile' as lift_path,
+        '$.metrics.base_rate' as base_path
+    from runs
+    where model_name = 'churn' and run_info is not null
     union all
-    select model_name, t.target, run_info,
-        '$.metrics.roc_auc_ovr.' || t.target, '$.metrics.precision_top_decile.' || t.target,
-        '$.metrics.lift_top_decile.' || t.target, '$.metrics.base_rates.' || t.target
+    select
+        model_name,
+        t.target,
+        run_info,
+        '$.metrics.roc_auc_ovr.' || t.target,
+        '$.metrics.precision_top_decile.' || t.target,
+        '$.metrics.lift_top_decile.' || t.target,
+        '$.metrics.base_rates.' || t.target
     from runs cross join (values ('upgrade'), ('downgrade'), ('churn')) as t(target)
     where model_name = 'tier_change' and run_info is not null
 

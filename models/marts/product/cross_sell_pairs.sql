@@ -38,8 +38,9 @@
 with transactions as (
 
     select * from {{ ref('int_transactions') }}
-    where {{ item_column }} is not null
-      and {{ is_on_or_before_as_of('transacted_at') }}
+    where
+        {{ item_column }} is not null
+        and {{ is_on_or_before_as_of('transacted_at') }}
 
 ),
 

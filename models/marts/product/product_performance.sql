@@ -14,8 +14,9 @@
 with transactions as (
 
     select * from {{ ref('int_transactions') }}
-    where product_id is not null
-      and {{ is_on_or_before_as_of('transacted_at') }}
+    where
+        product_id is not null
+        and {{ is_on_or_before_as_of('transacted_at') }}
 
 ),
 

@@ -12,9 +12,12 @@ with counts as (
         cast({{ raw_record_count(input) }} as bigint)                       as rows_in,
         {#- the files adapter's used rows are its base rows without a reason (its
             customers model may also hold ids derived from the other inputs) -#}
+        
         (select count(*) from {{ ref(input.base) ~ ' where rejection_reason is null' if input.get('base') else ref(input.used) }}) as rows_used,
-        (select count(*) from {{ ref('rejected_rows') }}
-          where source_table = '{{ input.source_table }}')                  as rows_rejected,
+        (
+            select count(*) from {{ ref('rejected_rows') }}
+            where source_table = '{{ input.source_table }}'
+        )                  as rows_rejected,
         {%- if input.get('base') %}
         (select coalesce(sum(continuation_lines), 0) from {{ ref(input.base) }}) as continuation_lines
         {%- else %}

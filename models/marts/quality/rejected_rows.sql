@@ -6,7 +6,16 @@
 
 with rejected as (
     {%- for model_name in quarantine %}
-    select dataset, source_table, row_key, reason, raw_row, source_file, line_number, copy_number from {{ ref(model_name) }}
+    select
+        dataset,
+        source_table,
+        row_key,
+        reason,
+        raw_row,
+        source_file,
+        line_number,
+        copy_number
+    from {{ ref(model_name) }}
     {{ 'union all' if not loop.last }}
     {%- endfor %}
     {%- if quarantine | length == 0 %}

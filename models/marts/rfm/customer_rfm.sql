@@ -27,7 +27,12 @@ customers as (
 
 transactions as (
 
-    select customer_id, transaction_id, transacted_at, amount from {{ ref('int_transactions') }}
+    select
+        customer_id,
+        transaction_id,
+        transacted_at,
+        amount
+    from {{ ref('int_transactions') }}
 
 ),
 
@@ -87,9 +92,10 @@ final as (
     left join rfm_customer_summary on rfm_customer_summary.customer_id = customers.customer_id
     left join scored on scored.customer_id = customers.customer_id
     left join combination_segments
-        on combination_segments.r_score = scored.r_score
-        and combination_segments.f_score = scored.f_score
-        and combination_segments.m_score = scored.m_score
+        on
+            combination_segments.r_score = scored.r_score
+            and combination_segments.f_score = scored.f_score
+            and combination_segments.m_score = scored.m_score
 
 )
 

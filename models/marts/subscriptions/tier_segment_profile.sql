@@ -4,37 +4,58 @@
 
 with subscribers as (
 
-    select customer_id, plan_level, is_churned from {{ ref('int_customer_subscription_status') }}
+    select
+        customer_id,
+        plan_level,
+        is_churned
+    from {{ ref('int_customer_subscription_status') }}
 
 ),
 
 rfm as (
 
-    select customer_id, rfm_segment from {{ ref('customer_rfm') }}
+    select
+        customer_id,
+        rfm_segment
+    from {{ ref('customer_rfm') }}
 
 ),
 
 value as (
 
-    select customer_id, historical_value from {{ ref('customer_features') }}
+    select
+        customer_id,
+        historical_value
+    from {{ ref('customer_features') }}
 
 ),
 
 forecast as (
 
-    select customer_id, predicted_clv, probability_alive from {{ ref('customer_clv_forecast') }}
+    select
+        customer_id,
+        predicted_clv,
+        probability_alive
+    from {{ ref('customer_clv_forecast') }}
 
 ),
 
 risk as (
 
-    select customer_id, churn_probability from {{ ref('customer_churn_risk') }}
+    select
+        customer_id,
+        churn_probability
+    from {{ ref('customer_churn_risk') }}
 
 ),
 
 tier_change as (
 
-    select customer_id, p_upgrade, p_downgrade from {{ ref('customer_tier_change_risk') }}
+    select
+        customer_id,
+        p_upgrade,
+        p_downgrade
+    from {{ ref('customer_tier_change_risk') }}
 
 ),
 
