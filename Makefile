@@ -13,9 +13,18 @@ ifeq ($(shell [ -t 2 ] && echo tty),)
 export DBT_USE_COLORS ?= false
 endif
 export SEGMENTS_HOME := $(CURDIR)
+# pip without its version check and progress bars (a warm run installs nothing)
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+PIP_QUIET := --quiet --progress-bar off
 
 DBT := $(BIN)/dbt
 DBT_FLAGS := --profiles-dir $(CURDIR) --project-dir $(CURDIR)
+# dbt's colours decided where the output goes: the recipe's stdout a terminal or not
+# (checked when the recipe runs; DBT_USE_COLORS given wins)
+DBT_COLOR = $$(if [ -n "$$DBT_USE_COLORS" ]; then :; elif [ -t 1 ]; then echo --use-colors; else echo --no-use-colors; fi)
+# `make demo` shows each model's and test's result line, not its START line (the full
+# log is logs/dbt.log); pipefail keeps dbt's exit status
+DBT_PROGRESS := grep --line-buffered -v -E '^[0-9:]+ +[0-9]+ of [0-9]+ START '
 # The bundled datasets (every registered dataset with its data in the project), read
 # from the one registry, dataset_registry() in macros/contract.sql.
 LIST_DATASETS = $(DBT) --quiet run-operation list_datasets --args '{names: true}' $(DBT_FLAGS) --target-path target/datasets
@@ -23,14 +32,24 @@ ifneq ($(strip $(DATASET)),)
 DBT_VARS := --vars '{dataset: $(DATASET)}'
 endif
 
-.PHONY: install demo report build datasets test test-dbt test-python bench lint backfill clean
+.PHONY: install demo report build datasets test test-dbt test-python bench lint lint-sql lint-fix backfill clean
 
+## make install: the virtual environment, once per change of pyproject.toml (a stamp file);
+## a warm run prints nothing
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	@echo "== installing the project into $(VENV) (once; again when pyproject.toml changes) =="
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@$(PIP) install $(PIP_QUIET) --upgrade pip
+	@$(PIP) install $(PIP_QUIET) -e '.[test]'
+	@touch $@
+
+# the `lint` extra (SQLFluff + dbt templater, click < 8.5), installed by the first
+# `make lint` / `make lint-sql` / `make lint-fix`, not by `make install`
+$(VENV)/.installed-lint: $(VENV)/.installed
+	@echo "== installing the lint extra into $(VENV) (once) =="
+	@$(PIP) install $(PIP_QUIET) -e '.[lint]'
 	@touch $@
 
 ## make demo [DATASET=nexa_sat]: build a dataset (default: the project default) and print a summary.
@@ -38,14 +57,17 @@ $(VENV)/.installed: pyproject.toml
 ## it as warehouse/<dataset>.duckdb (the file BI tools open; see README "Connecting a BI tool")
 demo: install
 	@mkdir -p warehouse
-	$(DBT) build $(DBT_FLAGS) $(DBT_VARS)
-	$(BIN)/python -m segkit.summary $(if $(strip $(DATASET)),--dataset $(DATASET))
-	$(BIN)/python -m segkit.report $(if $(strip $(DATASET)),--dataset $(DATASET))
+	@echo "== [1/3] dbt build, $(if $(strip $(DATASET)),dataset $(DATASET),the default dataset): models, seeds and tests (full log: logs/dbt.log) =="
+	@set -o pipefail; $(DBT) build $(DBT_COLOR) $(DBT_FLAGS) $(DBT_VARS) | $(DBT_PROGRESS)
+	@echo "== [2/3] summary =="
+	@$(BIN)/python -m segkit.summary $(if $(strip $(DATASET)),--dataset $(DATASET))
+	@echo "== [3/3] report =="
+	@$(BIN)/python -m segkit.report $(if $(strip $(DATASET)),--dataset $(DATASET))
 
 ## make report [DATASET=nexa_sat]: write the offline HTML report of the published warehouse,
 ## warehouse/<dataset>_report.html (one file, no network needed to open it)
 report: install
-	$(BIN)/python -m segkit.report $(if $(strip $(DATASET)),--dataset $(DATASET))
+	@$(BIN)/python -m segkit.report $(if $(strip $(DATASET)),--dataset $(DATASET))
 
 build: demo
 
@@ -56,15 +78,34 @@ backfill: install
 	@mkdir -p warehouse
 	$(BIN)/python -m segkit.backfill --dataset $(or $(strip $(DATASET)),demo) --months $(MONTHS)
 
-## make lint: ruff, then SQLFluff (dbt templater, .sqlfluff) on a copy of the demo warehouse
-## (the templater opens the database and some models read their inputs' columns while
-## compiling). Installs the `lint` extra (sqlfluff-templater-dbt pins click < 8.5).
+## make lint: ruff, then SQLFluff on the demo warehouse (built first when missing)
 lint: install
-	$(BIN)/python -m pip install --quiet -e '.[lint]'
 	$(BIN)/ruff check python tests models
 	@test -f warehouse/demo.duckdb || $(MAKE) demo
-	@mkdir -p target/lint && cp warehouse/demo.duckdb target/lint/demo.duckdb
-	SEGMENTS_DB=$(CURDIR)/warehouse/demo.duckdb SEGMENTS_BUILD_DB=$(CURDIR)/target/lint/demo.duckdb $(BIN)/sqlfluff lint models
+	@$(MAKE) --no-print-directory lint-sql LINT_DB=warehouse/demo.duckdb
+
+## make lint-sql [LINT_DB=warehouse/test/demo.duckdb]: SQLFluff (dbt templater, .sqlfluff) on the
+## models; fails on any violation. The templater compiles the project against a built demo
+## warehouse (some models read their inputs' columns while compiling): a copy of LINT_DB
+## (default warehouse/demo.duckdb) under target/lint, so LINT_DB is only read.
+## Models of the other datasets are disabled in a demo compile and skipped.
+LINT_DB ?= warehouse/demo.duckdb
+SQLFLUFF_ENV = SEGMENTS_DB=$(CURDIR)/target/lint/demo.duckdb SEGMENTS_BUILD_DB=$(CURDIR)/target/lint/.build/demo.duckdb
+SQLFLUFF_COLOR = $$([ -t 1 ] || echo --nocolor)
+lint-sql: $(VENV)/.installed-lint
+	@test -f $(LINT_DB) || { echo "lint-sql: no built demo warehouse at $(LINT_DB): make demo, or LINT_DB=<built demo .duckdb>"; exit 1; }
+	@mkdir -p target/lint/.build && cp $(LINT_DB) target/lint/.build/demo.duckdb
+	$(SQLFLUFF_ENV) $(BIN)/sqlfluff lint models $(SQLFLUFF_COLOR)
+
+## make lint-fix [LINT_DB=...]: re-apply the layout rules (indentation LT02, one select target
+## per line LT09, clause keywords on a new line LT14, `inner join` AM05, no self-alias AL09;
+## none changes a result), then lint-sql. Review the diff; commit it alone.
+LINT_FIX_RULES := LT02,LT09,LT14,AM05,AL09
+lint-fix: $(VENV)/.installed-lint
+	@test -f $(LINT_DB) || { echo "lint-fix: no built demo warehouse at $(LINT_DB): make demo, or LINT_DB=<built demo .duckdb>"; exit 1; }
+	@mkdir -p target/lint/.build && cp $(LINT_DB) target/lint/.build/demo.duckdb
+	-$(SQLFLUFF_ENV) $(BIN)/sqlfluff fix models --rules $(LINT_FIX_RULES) $(SQLFLUFF_COLOR)
+	@$(MAKE) --no-print-directory lint-sql LINT_DB=$(LINT_DB)
 
 ## make datasets: the bundled datasets `make test` builds, from the registry
 datasets: install
