@@ -273,8 +273,9 @@ def score_clv(rfm: pd.DataFrame, params: pd.DataFrame, settings: Mapping[str, An
 
     Horizon: settings clv_forecast_horizon_months months of 30 days each (in the
     RFM time unit: 30/7 weeks or 30 days per month), discounted monthly at
-    clv_forecast_monthly_discount_rate. Rules: a customer with no repeat purchase
-    has P(alive) = 1 (BG/NBD convention) and, like a customer whose mean repeat
+    clv_forecast_monthly_discount_rate. Rules (BG/NBD: segkit.btyd_family.score_step
+    replaces P(alive), purchases and CLV when clv_forecast_model picks Pareto/NBD or
+    MBG/NBD): a customer with no repeat purchase has P(alive) = 1 under BG/NBD and, like a customer whose mean repeat
     spend is not positive, the population mean spend p*v/(q-1); a customer with
     no purchase at all gets nulls and has_purchase_history = false.
     """
