@@ -368,6 +368,53 @@ def test_tier_temporal_holdout_on_a_large_training_set(tier_df):
     assert m["roc_auc_ovr"]["upgrade"] > 0.75 and m["n_importance"] == 900
 
 
+def test_temporal_single_fold_from_a_size_keeps_scores_and_drivers(temporal_frames, tier_df, monkeypatch):
+    """Temporal mode from SINGLE_FOLD_MIN_TRAIN training rows (lowered here to
+    1,000; the 1,500 training rows are below 2 x max_train_rows): only fold 0 of
+    the K folds is fitted; the score rows' probabilities and the drivers are
+    exactly those of the K-fold run, the metrics those of fold 0's rows
+    (recomputed here from the flagged rows), the other training rows NaN."""
+    from sklearn.model_selection import StratifiedKFold
+
+    import segkit._classifier as clf
+
+    df, _ = temporal_frames
+    labels = df["churned"]
+    full = churn(df)  # cross-validation, 5 folds
+    monkeypatch.setattr(clf, "SINGLE_FOLD_MIN_TRAIN", 1_000)
+    res = churn(df)
+    m, s = res.metrics, res.scores
+    assert (m["validation"], m["cv_folds"], m["cv_folds_requested"], full.metrics["validation"]) == (
+        "single_fold", 1, 5, "cross_validation")
+    score = (s["split"] == "score").to_numpy()
+    pd.testing.assert_frame_equal(s[score], full.scores[score], check_exact=True)
+    pd.testing.assert_frame_equal(res.drivers, full.drivers, check_exact=True)
+    # fold 0 of StratifiedKFold(5, shuffle, 42) over the training rows in id order
+    train = df[df["split"] == "train"].sort_values("customer_id")
+    held_pos = next(iter(StratifiedKFold(5, shuffle=True, random_state=42).split(
+        np.zeros((len(train), 1)), train["churned"].astype(bool).to_numpy())))[1]
+    held_ids = set(train["customer_id"].iloc[held_pos])
+    held = s["is_scored_out_of_fold"].to_numpy()
+    assert set(s.loc[held, "customer_id"]) == held_ids and m["n_evaluated"] == len(held_ids) == 300
+    assert s.loc[~held & ~score, "churn_probability"].isna().all()
+    # fold 0's model is the same: its rows keep their K-fold probabilities
+    np.testing.assert_array_equal(s.loc[held, "churn_probability"], full.scores.loc[held, "churn_probability"])
+    y = labels[held].astype(bool).to_numpy()
+    assert m["roc_auc"] == pytest.approx(roc_auc_score(y, s.loc[held, "churn_probability"]), abs=1e-12)
+    assert m["roc_auc"] > 0.7 and len(m["roc_auc_folds"]) == 1
+    # the tier-change model: the same rule
+    tdf = tier_df.assign(split=np.where(np.arange(len(tier_df)) % 4 == 0, "score", "train"))
+    tdf.loc[tdf["split"] == "score", "next_move"] = None
+    t1 = tier(tdf)
+    monkeypatch.setattr(clf, "SINGLE_FOLD_MIN_TRAIN", 10**9)
+    t5 = tier(tdf)
+    assert (t1.metrics["validation"], t5.metrics["validation"]) == ("single_fold", "cross_validation")
+    tscore = (t1.scores["split"] == "score").to_numpy()
+    pd.testing.assert_frame_equal(t1.scores[tscore], t5.scores[tscore], check_exact=True)
+    pd.testing.assert_frame_equal(t1.drivers, t5.drivers, check_exact=True)
+    assert t1.metrics["n_evaluated"] == t1.scores["is_scored_out_of_fold"].sum() == 375  # 1,875 / 5
+
+
 def test_temporal_same_customer_in_both_splits(churn_df):
     train = churn_df.iloc[:1000]
     later = churn_df.iloc[:1000].drop(columns="churned").assign(tenure_months=lambda d: d["tenure_months"] + 3)
