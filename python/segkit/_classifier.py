@@ -587,8 +587,118 @@ def _importance_frame(names: list[str], result: Any) -> pd.DataFrame:
 
 
 def _permutation(pipe: Pipeline, X: pd.DataFrame, y: np.ndarray, scoring: Any, random_state: int) -> Any:
+    """``sklearn.inspection.permutation_importance(pipe, X, y, scoring, IMPORTANCE_REPEATS,
+    random_state)``; for the gradient-boosting pipeline computed by
+    :func:`_fast_tree_permutation` (the same numbers, bit for bit), else by sklearn."""
+    model = pipe.named_steps["model"]
+    if isinstance(model, HistGradientBoostingClassifier) and (scoring == "roc_auc" or callable(scoring)):
+        return _fast_tree_permutation(pipe, X, y, scoring, random_state)
     return permutation_importance(pipe, X, y, scoring=scoring, n_repeats=IMPORTANCE_REPEATS,
                                   random_state=random_state, n_jobs=None)
+
+
+def _fast_tree_permutation(pipe: Pipeline, X: pd.DataFrame, y: np.ndarray, scoring: Any,
+                           random_state: int) -> Any:
+    """Permutation importance of a ColumnTransformer + HistGradientBoosting pipeline,
+    equal to sklearn's (same permutations, same sums, same scores) at a fraction
+    of the cost.
+
+    sklearn transforms and predicts the whole permuted frame through every tree
+    for each column and repeat. Here (i) the rows are transformed once: the
+    transformers are row-wise, so permuting raw column j permutes the rows of
+    the output columns j becomes; (ii) each tree's predictions on the
+    unpermuted rows are computed once and kept; for a permuted column only the
+    trees that split on one of its output columns are predicted again, the
+    others reuse their kept values; (iii) the raw scores are summed tree by
+    tree in sklearn's order (baseline, then iteration by iteration), so the
+    sums are the same floating-point operations. ``scoring`` is ``"roc_auc"``
+    (on the decision function, as sklearn's scorer) or a callable
+    ``(estimator, X, y)`` that calls ``estimator.predict_proba(X)`` once.
+    Measured at 300,000 bench customers (tier change, 5,000 rows x 27 columns
+    x 5 repeats through 600 trees): about a quarter of the trees are predicted
+    again per column."""
+    from sklearn.utils import Bunch, check_random_state
+
+    pre = pipe.named_steps["prepare"]
+    model = pipe.named_steps["model"]
+    Z = np.asarray(model._preprocess_X(pre.transform(X), reset=False), dtype=np.float64)
+    n, names = Z.shape[0], list(X.columns)
+    # output columns of each raw column
+    groups: dict[str, list[int]] = {c: [] for c in names}
+    for tname, _, cols in pre.transformers_:
+        if tname == "remainder" or not len(cols):
+            continue
+        sl = pre.output_indices_[tname]
+        if tname == "categorical":
+            counts = pre.named_transformers_[tname]._n_features_outs
+        else:
+            counts = [1] * len(cols)
+        if sum(counts) != sl.stop - sl.start:
+            raise AssertionError("output columns of the transformers do not add up")  # pragma: no cover
+        start = sl.start
+        for col, k in zip(cols, counts):
+            groups[col].extend(range(start, start + k))
+            start += k
+    known_cat_bitsets, f_idx_map = model._bin_mapper.make_known_categories_bitsets()
+
+    def tree_predict(pred: Any, data: np.ndarray) -> np.ndarray:
+        return pred.predict(data, known_cat_bitsets=known_cat_bitsets, f_idx_map=f_idx_map, n_threads=1)
+
+    predictors = model._predictors
+    kept = [[tree_predict(p, Z) for p in it] for it in predictors]
+    used = [[set(p.nodes["feature_idx"][p.nodes["is_leaf"] == 0].tolist()) for p in it] for it in predictors]
+    K = model.n_trees_per_iteration_
+
+    def raw(data: np.ndarray | None, redo: set[int]) -> np.ndarray:
+        out = np.zeros((n, K), dtype=model._baseline_prediction.dtype, order="F")
+        out += model._baseline_prediction
+        for i, it in enumerate(predictors):
+            for k, p in enumerate(it):
+                if data is not None and used[i][k] & redo:
+                    out[:, k] += tree_predict(p, data)
+                else:
+                    out[:, k] += kept[i][k]
+        return out
+
+    class _Raw:  # what the scorer sees: predictions from given raw scores
+        def __init__(self, r: np.ndarray) -> None:
+            self.r = r
+            self.named_steps = {"model": model}
+
+        def predict_proba(self, _X: Any) -> np.ndarray:
+            return model._loss.predict_proba(self.r)
+
+    def score(r: np.ndarray) -> Any:
+        if scoring == "roc_auc":
+            return roc_auc_score(y, r.ravel() if r.shape[1] == 1 else r)
+        return scoring(_Raw(r), X, y)
+
+    baseline = score(raw(None, set()))
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max + 1)
+    per_col = []
+    for col in names:
+        g = groups[col]
+        redo = set(g)
+        rs = check_random_state(seed)
+        shuffling_idx = np.arange(n)
+        current = np.arange(n)
+        data = Z.copy()
+        scores = []
+        for _ in range(IMPORTANCE_REPEATS):
+            rs.shuffle(shuffling_idx)
+            current = current[shuffling_idx]
+            data[:, g] = Z[current][:, g]
+            scores.append(score(raw(data, redo)))
+        per_col.append(scores)
+
+    def bunch(base: float, permuted: np.ndarray) -> Any:
+        imp = base - permuted
+        return Bunch(importances_mean=np.mean(imp, axis=1), importances_std=np.std(imp, axis=1), importances=imp)
+
+    if isinstance(baseline, dict):
+        return {key: bunch(baseline[key], np.array([[sc[key] for sc in col] for col in per_col]))
+                for key in baseline}
+    return bunch(baseline, np.array(per_col))
 
 
 def _binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
