@@ -45,7 +45,8 @@ One sklearn ``Pipeline`` = ``ColumnTransformer`` + classifier:
   native missing-value handling (missingness itself is often predictive,
   e.g. "no usage recorded"); ``"logistic"`` uses
   ``SimpleImputer(median, add_indicator=True)`` then ``StandardScaler``;
-* categorical features -> strings (missing -> ``"__missing__"``) ->
+* categorical features -> strings (missing -> ``"__missing__"``) -> their
+  codes in sorted-name order (the same columns as the strings, faster) ->
   ``OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20)``:
   categories seen fewer than 20 times in a training set share one
   "infrequent" column, and categories first seen at scoring time go there
@@ -314,7 +315,10 @@ def _prepare(
     numeric_cols: list[str] = []
     for col in model_columns:
         if col in cat_set:
-            data[col] = _category_values(work[col])
+            # the category's code (codes follow the sorted category names, as
+            # OneHotEncoder sorts categories): the same one-hot columns as the
+            # names give, counted by numpy instead of a Python Counter over strings
+            data[col] = _category_values(work[col]).codes.astype(np.int64)
         else:
             data[col] = _numeric_values(work[col], col)
             numeric_cols.append(col)
