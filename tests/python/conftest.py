@@ -5,14 +5,30 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from dbt_harness import run_dbt
+from dbt_harness import dataset_default_build
 
 
 @pytest.fixture(scope="session")
-def demo_build(tmp_path_factory):
-    """One full `dbt build` of the default dataset (demo), published, shared by the
-    tests that only read it (test_demo_build, test_report, test_semantic_layer).
-    Read it, never write to it: a test that needs its own settings builds its own."""
-    result = run_dbt(tmp_path_factory.mktemp("demo"))  # no vars: the project default is demo
-    assert result.returncode == 0, result.output[-4000:]
-    return result
+def dataset_build(tmp_path_factory):
+    """dataset_build("cdnow"): the one full, published `dbt build` of a dataset with
+    default settings for the whole session, shared by every test that only reads it.
+    It is the `make test-dbt` build when $SEGMENTS_TEST_BUILDS (set by the Makefile)
+    holds a complete one of this checkout, else built once here on first use
+    (dbt_harness.dataset_default_build). Read it, never write to it: a test that needs
+    its own settings builds its own (a partial build when it needs only some models)."""
+    builds = {}
+
+    def get(dataset: str):
+        if dataset not in builds:
+            builds[dataset] = dataset_default_build(dataset, tmp_path_factory.mktemp(f"default_{dataset}"))
+        result = builds[dataset]
+        assert result.returncode == 0, result.output[-4000:]
+        return result
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def demo_build(dataset_build):
+    """The default dataset's shared build (test_demo_build, test_report, test_semantic_layer, ...)."""
+    return dataset_build("demo")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -72,3 +73,93 @@ def partial_build(workdir: Path, select: str, vars: dict | None = None, dataset:
                      extra=["--select", *select.split(), *PARTIAL, *(extra or [])])
     assert result.returncode == 0, result.output[-4000:]
     return result
+
+
+# --------------------------------------------------------------------------- #
+# One default build per dataset, shared by the tests that only read it
+# --------------------------------------------------------------------------- #
+# `make test-dbt` builds every bundled dataset with default settings (full build,
+# published) into $SEGMENTS_TEST_BUILDS (the Makefile sets it to warehouse/test for
+# `make test-python`): <ds>.duckdb, .build/<ds>.duckdb, target/<ds>/. The tests reuse
+# such a build only if it is complete and made from this checkout as it is now.
+SHARED_BUILDS_ENV = "SEGMENTS_TEST_BUILDS"
+# what a build is made from: a file changed since the build started makes it stale
+BUILD_INPUTS = ("models", "macros", "seeds", "tests/dbt", "tests/data", "data", "python",
+                "dbt_project.yml", "profiles.yml")
+PASSED = {"success", "pass", "warn"}  # what publishing accepts (warnings allowed)
+
+
+def _newest_input_mtime() -> float:
+    newest = 0.0
+    for name in BUILD_INPUTS:
+        path = PROJECT_DIR / name
+        if path.is_file():
+            newest = max(newest, path.stat().st_mtime)
+            continue
+        for root, dirs, files in os.walk(path):
+            dirs[:] = [d for d in dirs if d != "__pycache__" and not d.endswith(".egg-info")]
+            for f in files:
+                if not f.endswith(".pyc"):
+                    newest = max(newest, os.stat(os.path.join(root, f)).st_mtime)
+    return newest
+
+
+def reusable_build(folder: Path, dataset: str) -> tuple[Path, Path, Path] | str:
+    """(published, build database, target path) of the `make test-dbt` build of
+    `dataset` in `folder`, or why it cannot be reused: it must be a full `dbt build`
+    of this checkout with vars exactly {dataset: <dataset>}, every node passed, its
+    published file written by that run, and no build input changed since it started."""
+    published, build_db = folder / f"{dataset}.duckdb", folder / ".build" / f"{dataset}.duckdb"
+    target = folder / "target" / dataset
+    results_file = target / "run_results.json"
+    for path in (published, build_db, results_file):
+        if not path.is_file():
+            return f"no {path}"
+    results = json.loads(results_file.read_text())
+    args = results.get("args", {})
+    vars_ = args.get("vars") or {}
+    if isinstance(vars_, str):  # older dbt wrote the --vars string
+        import yaml
+        vars_ = yaml.safe_load(vars_) or {}
+    if args.get("which") != "build" or vars_ != {"dataset": dataset}:
+        return f"{results_file} is not `dbt build --vars '{{dataset: {dataset}}}'` (which={args.get('which')}, vars={vars_})"
+    if any(args.get(key) for key in ("select", "exclude", "selector", "resource_types", "exclude_resource_types")):
+        return f"{results_file} is a partial build"
+    if Path(args.get("project_dir", "")).resolve() != PROJECT_DIR:
+        return f"{results_file} was built from {args.get('project_dir')}, not {PROJECT_DIR}"
+    failed = [r["unique_id"] for r in results.get("results", []) if r.get("status") not in PASSED]
+    if failed or not results.get("results"):
+        return f"{results_file}: not every node passed ({failed[:5]})"
+    generated = datetime.fromisoformat(results["metadata"]["generated_at"].replace("Z", "+00:00"))
+    started = generated.timestamp() - float(results.get("elapsed_time") or 0) - 1
+    if published.stat().st_mtime < started:
+        return f"{published} is older than the build in {results_file} (not published by it)"
+    if _newest_input_mtime() > started:
+        return f"a build input of {PROJECT_DIR} changed after the build in {results_file} started"
+    return published, build_db, target
+
+
+def dataset_default_build(dataset: str, workdir: Path) -> DbtResult:
+    """The full default-settings `dbt build` of `dataset`, published, as a DbtResult
+    whose workdir is laid out like run_dbt's (warehouse.duckdb, .build/, target/).
+    Reuses the `make test-dbt` build in $SEGMENTS_TEST_BUILDS when reusable_build
+    accepts it (copied into workdir, so the shared files are only read), else builds it."""
+    folder = os.environ.get(SHARED_BUILDS_ENV)
+    found = reusable_build(Path(folder), dataset) if folder else f"{SHARED_BUILDS_ENV} is not set"
+    if isinstance(found, str):
+        result = run_dbt(workdir, vars={"dataset": dataset})
+        result.output = f"[dataset_build] built {dataset} here: {found}\n" + result.output
+        return result
+    published, build_db, target = found
+    (workdir / ".build").mkdir(parents=True, exist_ok=True)
+    (workdir / "target").mkdir(exist_ok=True)
+    for src, dst in ((published, workdir / "warehouse.duckdb"), (build_db, workdir / ".build" / "warehouse.duckdb")):
+        shutil.copyfile(src, dst)
+        if Path(f"{src}.wal").exists():
+            shutil.copyfile(f"{src}.wal", f"{dst}.wal")
+    for item in target.iterdir():  # the artifacts (manifest, run_results, semantic_manifest), not compiled SQL
+        if item.is_file():
+            shutil.copyfile(item, workdir / "target" / item.name)
+    db = workdir / "warehouse.duckdb"
+    return DbtResult(0, f"[dataset_build] reused the `make test-dbt` build {published}", db,
+                     published_path=db, build_path=workdir / ".build" / "warehouse.duckdb")
