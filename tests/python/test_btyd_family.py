@@ -281,11 +281,8 @@ def test_standard_errors_are_the_inverse_hessian_of_an_independent_likelihood(cd
 # -- through dbt build: the CDNOW dataset ------------------------------------
 
 @pytest.fixture(scope="module")
-def cdnow_params(tmp_path_factory):
-    result = run_dbt(tmp_path_factory.mktemp("btyd_family_cdnow"), vars={"dataset": "cdnow"},
-                     extra=["--select", "+clv_forecast_parameters", *PARTIAL])
-    assert result.returncode == 0, result.output[-4000:]
-    return result
+def cdnow_params(dataset_build):
+    return dataset_build("cdnow")  # the session's default build of cdnow (conftest.py)
 
 
 def test_dbt_build_fits_pareto_and_mbg_nbd_on_cdnow(cdnow_params):

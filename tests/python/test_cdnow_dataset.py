@@ -6,14 +6,12 @@ from __future__ import annotations
 import pytest
 from scipy.special import betaln, hyp2f1
 
-from dbt_harness import PROJECT_DIR, run_dbt
+from dbt_harness import PROJECT_DIR
 
 
 @pytest.fixture(scope="module")
-def cdnow(tmp_path_factory):
-    result = run_dbt(tmp_path_factory.mktemp("cdnow"), vars={"dataset": "cdnow"})
-    assert result.returncode == 0, result.output[-4000:]
-    return result
+def cdnow(dataset_build):
+    return dataset_build("cdnow")  # the session's default build of cdnow (conftest.py)
 
 
 def _params(cdnow):

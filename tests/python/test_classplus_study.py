@@ -6,14 +6,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from dbt_harness import PROJECT_DIR, run_dbt
+from dbt_harness import PROJECT_DIR
 
 
 @pytest.fixture(scope="module")
-def classplus(tmp_path_factory):
-    result = run_dbt(tmp_path_factory.mktemp("classplus"), vars={"dataset": "classplus"})
-    assert result.returncode == 0, result.output[-4000:]
-    return result
+def classplus(dataset_build):
+    return dataset_build("classplus")  # the session's default build of classplus (conftest.py)
 
 
 def test_seed_equals_the_workbook():

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from dbt_harness import PROJECT_DIR, partial_build
+from dbt_harness import PROJECT_DIR
 
 # Fader & Hardie (2007): survivors at the end of years 0..12 (the paper's table).
 SURVIVORS = {
@@ -131,8 +131,8 @@ def test_a_model_the_data_cannot_support_is_one_row_with_the_reason():
 # Through dbt build
 # --------------------------------------------------------------------------- #
 @pytest.fixture(scope="module")
-def fader_hardie(tmp_path_factory):
-    return partial_build(tmp_path_factory.mktemp("fader_hardie_2007"), "+sbg_survival", dataset="fader_hardie_2007")
+def fader_hardie(dataset_build):
+    return dataset_build("fader_hardie_2007")  # the session's default build (conftest.py)
 
 
 def test_fader_hardie_2007_subscriptions_reproduce_the_survivor_table(fader_hardie):
@@ -177,8 +177,8 @@ def test_sbg_through_dbt_reproduces_the_paper_estimates_and_projection(fader_har
 
 
 @pytest.fixture(scope="module")
-def donations(tmp_path_factory):
-    return partial_build(tmp_path_factory.mktemp("donations"), "+customer_bgbb", dataset="donations")
+def donations(dataset_build):
+    return dataset_build("donations")  # the session's default build (conftest.py)
 
 
 def test_donations_transactions_give_back_the_summary(donations):
@@ -246,9 +246,8 @@ def _monthly_cycles(started_at: pd.Timestamp, stop: pd.Timestamp) -> int:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return partial_build(tmp_path_factory.mktemp("contractual_demo"),
-                         "+contractual_clv_segments +sbg_cohort_survival +sbg_survival", dataset="demo")
+def demo(demo_build):
+    return demo_build  # the session's default build of demo (conftest.py)
 
 
 def _demo_lifetimes(demo) -> pd.DataFrame:
@@ -360,8 +359,8 @@ def test_demo_contractual_clv_is_monthly_amount_times_derl(demo):
 
 
 @pytest.fixture(scope="module")
-def nexa_sat(tmp_path_factory):
-    return partial_build(tmp_path_factory.mktemp("contractual_nexa_sat"), "+subscription_residual_value", dataset="nexa_sat")
+def nexa_sat(dataset_build):
+    return dataset_build("nexa_sat")  # the session's default build (conftest.py)
 
 
 def test_nexa_sat_individual_level_sbg_per_plan_level(nexa_sat):

@@ -6,14 +6,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from dbt_harness import PROJECT_DIR, run_dbt
+from dbt_harness import PROJECT_DIR
 
 
 @pytest.fixture(scope="module")
-def lita(tmp_path_factory):
-    result = run_dbt(tmp_path_factory.mktemp("lita"), vars={"dataset": "lita"})
-    assert result.returncode == 0, result.output[-4000:]
-    return result
+def lita(dataset_build):
+    return dataset_build("lita")  # the session's default build of lita (conftest.py)
 
 
 @pytest.fixture(scope="module")

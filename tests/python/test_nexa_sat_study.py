@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from dbt_harness import run_dbt
-
 
 @pytest.fixture(scope="module")
-def nexa(tmp_path_factory):
-    result = run_dbt(tmp_path_factory.mktemp("nexa"), vars={"dataset": "nexa_sat"})
-    assert result.returncode == 0, result.output[-4000:]
-    return result
+def nexa(dataset_build):
+    return dataset_build("nexa_sat")  # the session's default build of nexa_sat (conftest.py)
 
 
 def test_users_and_revenue(nexa):
