@@ -23,8 +23,8 @@ MODELS = "+cohort_retention +subscription_summary +int_customer_value_features +
 
 
 @pytest.fixture(scope="module")
-def today(tmp_path_factory):
-    return partial_build(tmp_path_factory.mktemp("billing_today"), MODELS, {})
+def today(demo_build):
+    return demo_build  # the session's default build of demo (conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -40,8 +40,8 @@ def _build(workdir, vars: dict):
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return _build(tmp_path_factory.mktemp("clv_rank"), {})
+def demo(demo_build):
+    return demo_build  # the session's default build of demo (conftest.py)
 
 
 @pytest.fixture(scope="module")

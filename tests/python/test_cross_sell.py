@@ -75,8 +75,8 @@ def _demo_build(workdir, **vars):
     return result
 
 
-def test_demo_default_baskets_are_order_level(tmp_path, demo_raw):
-    result = _demo_build(tmp_path)
+def test_demo_default_baskets_are_order_level(demo_build, demo_raw):
+    result = demo_build  # the session's default build of demo (conftest.py)
     # every raw line is used (none rejected, none after the default as-of date)
     assert result.scalar("select count(*) from intermediate.int_transactions") == len(demo_raw)
     expected = reference_pairs(demo_raw, "order")

@@ -18,9 +18,8 @@ PAST_AS_OF = "2024-06-30"
 
 
 @pytest.fixture(scope="module")
-def today(tmp_path_factory):
-    return partial_build(tmp_path_factory.mktemp("definitions_today"),
-                          "+subscription_summary +customer_clv +churn_model_input", {})
+def today(demo_build):
+    return demo_build  # the session's default build of demo (conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -28,8 +28,8 @@ WINDOW_DAYS = 30
 
 
 @pytest.fixture(scope="module")
-def default(tmp_path_factory):
-    return partial_build(tmp_path_factory.mktemp("funnel_default"), MARTS, {})
+def default(demo_build):
+    return demo_build  # the session's default build of demo (conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -29,8 +29,8 @@ def _build(workdir, select, vars):
 
 
 @pytest.fixture(scope="module")
-def today(tmp_path_factory):
-    return _build(tmp_path_factory.mktemp("pit_today"), "+backtest_cutoff_features +churn_model_input", {})
+def today(demo_build):
+    return demo_build  # the session's default build of demo (conftest.py)
 
 
 @pytest.fixture(scope="module")
