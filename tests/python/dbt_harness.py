@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -147,6 +148,8 @@ def dataset_default_build(dataset: str, workdir: Path) -> DbtResult:
     folder = os.environ.get(SHARED_BUILDS_ENV)
     found = reusable_build(Path(folder), dataset) if folder else f"{SHARED_BUILDS_ENV} is not set"
     if isinstance(found, str):
+        if folder:  # CI meant the tests to reuse it: say why they build it again (pytest's warnings summary)
+            warnings.warn(f"dataset_build({dataset!r}) builds its own: {found}", stacklevel=2)
         result = run_dbt(workdir, vars={"dataset": dataset})
         result.output = f"[dataset_build] built {dataset} here: {found}\n" + result.output
         return result

@@ -92,3 +92,19 @@ def test_the_inputs_scan_sees_the_checkout():
     newest = dbt_harness._newest_input_mtime()
     assert newest >= (PROJECT_DIR / "dbt_project.yml").stat().st_mtime
     assert newest >= max(p.stat().st_mtime for p in (PROJECT_DIR / "models").rglob("*.sql"))
+
+
+def test_an_unusable_shared_build_is_rebuilt_and_says_why(tmp_path, monkeypatch, sources_unchanged):
+    shared = _make_build(tmp_path / "shared", select=["+customer_rfm"])
+    monkeypatch.setenv(dbt_harness.SHARED_BUILDS_ENV, str(shared))
+    calls = []
+
+    def fake_run_dbt(workdir, vars=None, **_):
+        calls.append((workdir, vars))
+        return dbt_harness.DbtResult(0, "built", workdir / "warehouse.duckdb", workdir / "warehouse.duckdb")
+
+    monkeypatch.setattr(dbt_harness, "run_dbt", fake_run_dbt)
+    with pytest.warns(UserWarning, match="builds its own: .* is a partial build"):
+        result = dataset_default_build("cdnow", tmp_path / "work")
+    assert calls == [(tmp_path / "work", {"dataset": "cdnow"})]  # a full build, default settings
+    assert "is a partial build" in result.output
