@@ -3,6 +3,8 @@ mapped onto the contract by var column_map; inputs that are absent empty the
 marts that need them instead of failing; bad rows are quarantined and counted."""
 from __future__ import annotations
 
+import pytest
+
 from dbt_harness import run_dbt
 
 CUSTOMERS = """cust,joined,country
@@ -22,6 +24,7 @@ o7,a2,2024-03-05,-7.5,p2,Music
 """
 
 
+@pytest.mark.slow  # a full build of its own data
 def test_files_dataset_with_column_map(tmp_path):
     data = tmp_path / "shop"
     data.mkdir()

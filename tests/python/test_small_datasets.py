@@ -9,6 +9,8 @@ import pytest
 from dbt_harness import run_dbt
 from segkit.generate import generate, write
 
+pytestmark = pytest.mark.slow  # two full builds of generated data
+
 # rows a fitted (or reduced) model must have written, per (step, model)
 OUTPUT_ROWS = {
     ("customer_churn_risk", "churn"): "select count(*) from customer_churn_risk",
