@@ -87,7 +87,7 @@ SHARED_BUILDS_ENV = "SEGMENTS_TEST_BUILDS"
 # what a build is made from: a file changed since the build started makes it stale
 BUILD_INPUTS = ("models", "macros", "seeds", "tests/dbt", "tests/data", "data", "python",
                 "dbt_project.yml", "profiles.yml")
-PASSED = {"success", "pass", "warn"}  # what publishing accepts (warnings allowed)
+PASSED = {"success", "pass", "warn", "no-op"}  # what publishing accepts (warnings allowed; exposures are no-op)
 
 
 def _newest_input_mtime() -> float:
