@@ -365,6 +365,7 @@ def _bg_conditional(params, t, x, t_x, T):
     return (a + b + x - 1) / (a - 1) * term / (1 + odds)
 
 
+@pytest.mark.slow  # its own build and BTYD fits (module fixture split)
 def test_holdout_purchases_equal_the_raw_file(split, pandas_split):
     ref, _ = pandas_split
     rows = split.query("select customer_id, frequency_cal, recency_cal, T_cal, frequency_holdout, duration_holdout "
@@ -379,6 +380,7 @@ def test_holdout_purchases_equal_the_raw_file(split, pandas_split):
     assert set(got["d"]) == {39.0} and int(ref["x_holdout"].sum()) == 1882  # FHL 2005: 1,882 holdout repeat purchases
 
 
+@pytest.mark.slow  # its own build and BTYD fits (module fixture split)
 def test_calibration_fits_reproduce_the_published_estimates(split):
     pareto = _calibration_params(split, "pareto_nbd")
     bg = _calibration_params(split, "bg_nbd")
@@ -386,6 +388,7 @@ def test_calibration_fits_reproduce_the_published_estimates(split):
     assert float(f"{bg['alpha']:.4g}") == 4.414 and float(f"{bg['b']:.4g}") == 2.426
 
 
+@pytest.mark.slow  # its own build and BTYD fits (module fixture split)
 def test_holdout_by_frequency_and_the_holdout_error(split, pandas_split):
     ref, _ = pandas_split
     bg = _calibration_params(split, "bg_nbd")
@@ -407,6 +410,7 @@ def test_holdout_by_frequency_and_the_holdout_error(split, pandas_split):
     assert [r[1] for r in ranked] == sorted(r[1] for r in ranked)
 
 
+@pytest.mark.slow  # its own build and BTYD fits (module fixture split)
 def test_weekly_tracking_equals_an_independent_computation(split, pandas_split):
     ref, days = pandas_split
     bg = _calibration_params(split, "bg_nbd")
@@ -428,6 +432,7 @@ def test_weekly_tracking_equals_an_independent_computation(split, pandas_split):
     assert rows[38][1] == 2457  # FHL 2005: 2,457 repeat purchases in the 39 calibration weeks
 
 
+@pytest.mark.slow  # its own build and BTYD fits (module fixture split)
 def test_period_histogram_equals_an_independent_computation(split, pandas_split):
     ref, _ = pandas_split
     bg = _calibration_params(split, "bg_nbd")
@@ -480,6 +485,7 @@ def test_default_forecast_is_bgnbd_and_one_time_buyers_are_certainly_alive(demo_
     assert n == alive == 773
 
 
+@pytest.mark.slow  # its own build and BTYD fits (module fixture demo_auto)
 def test_auto_picks_the_best_holdout_model_and_mbg_nbd_doubts_one_time_buyers(demo_auto):
     best = demo_auto.query("select model from clv_model_comparison order by holdout_mae, aic limit 1")[0][0]
     assert demo_auto.query("select distinct forecast_model from customer_clv_forecast") == [(best,)]
