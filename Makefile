@@ -120,7 +120,7 @@ test-dbt: install
 	@datasets="$$($(LIST_DATASETS))" && test -n "$$datasets" || { echo "could not read the dataset registry"; exit 1; }; \
 	for ds in $$datasets; do \
 	  echo "== dbt build, dataset $$ds =="; \
-	  rm -rf warehouse/test/$$ds.duckdb warehouse/test/.build/$$ds.duckdb warehouse/test/target/$$ds; \
+	  rm -rf warehouse/test/$$ds.duckdb warehouse/test/.build/$$ds.duckdb{,.wal} warehouse/test/target/$$ds; \
 	  SEGMENTS_DB=warehouse/test/$$ds.duckdb $(DBT) build $(DBT_FLAGS) --vars "{dataset: $$ds}" \
 	    --target-path warehouse/test/target/$$ds --log-path warehouse/test/logs/$$ds || exit 1; \
 	done
