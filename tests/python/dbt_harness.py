@@ -142,7 +142,9 @@ def reusable_build(folder: Path, dataset: str) -> tuple[Path, Path, Path] | str:
 
 def dataset_default_build(dataset: str, workdir: Path) -> DbtResult:
     """The full default-settings `dbt build` of `dataset`, published, as a DbtResult
-    whose workdir is laid out like run_dbt's (warehouse.duckdb, .build/, target/).
+    whose workdir is laid out like run_dbt's (<dataset>.duckdb, .build/, target/; the
+    file name is the dataset's, as in make test-dbt: it is the DuckDB catalog name the
+    artifacts, e.g. the semantic manifest, name).
     Reuses the `make test-dbt` build in $SEGMENTS_TEST_BUILDS when reusable_build
     accepts it (copied into workdir, so the shared files are only read), else builds it."""
     folder = os.environ.get(SHARED_BUILDS_ENV)
@@ -150,19 +152,19 @@ def dataset_default_build(dataset: str, workdir: Path) -> DbtResult:
     if isinstance(found, str):
         if folder:  # CI meant the tests to reuse it: say why they build it again (pytest's warnings summary)
             warnings.warn(f"dataset_build({dataset!r}) builds its own: {found}", stacklevel=2)
-        result = run_dbt(workdir, vars={"dataset": dataset})
+        result = run_dbt(workdir, vars={"dataset": dataset}, db_name=f"{dataset}.duckdb")
         result.output = f"[dataset_build] built {dataset} here: {found}\n" + result.output
         return result
     published, build_db, target = found
     (workdir / ".build").mkdir(parents=True, exist_ok=True)
     (workdir / "target").mkdir(exist_ok=True)
-    for src, dst in ((published, workdir / "warehouse.duckdb"), (build_db, workdir / ".build" / "warehouse.duckdb")):
+    db, copy = workdir / published.name, workdir / ".build" / published.name
+    for src, dst in ((published, db), (build_db, copy)):
         shutil.copyfile(src, dst)
         if Path(f"{src}.wal").exists():
             shutil.copyfile(f"{src}.wal", f"{dst}.wal")
     for item in target.iterdir():  # the artifacts (manifest, run_results, semantic_manifest), not compiled SQL
         if item.is_file():
             shutil.copyfile(item, workdir / "target" / item.name)
-    db = workdir / "warehouse.duckdb"
     return DbtResult(0, f"[dataset_build] reused the `make test-dbt` build {published}", db,
-                     published_path=db, build_path=workdir / ".build" / "warehouse.duckdb")
+                     published_path=db, build_path=copy)

@@ -52,9 +52,9 @@ def test_a_complete_default_build_is_reused_as_a_copy(tmp_path, monkeypatch, sou
     assert found == (shared / "cdnow.duckdb", shared / ".build" / "cdnow.duckdb", shared / "target" / "cdnow")
     monkeypatch.setenv(dbt_harness.SHARED_BUILDS_ENV, str(shared))
     result = dataset_default_build("cdnow", tmp_path / "work")
-    assert result.returncode == 0 and result.db_path == result.published_path == tmp_path / "work" / "warehouse.duckdb"
+    assert result.returncode == 0 and result.db_path == result.published_path == tmp_path / "work" / "cdnow.duckdb"
     assert result.scalar("select origin from marker") == "shared"
-    assert (tmp_path / "work" / ".build" / "warehouse.duckdb").is_file()
+    assert (tmp_path / "work" / ".build" / "cdnow.duckdb").is_file()
     assert (tmp_path / "work" / "target" / "semantic_manifest.json").is_file()
     # the shared files are copied, never opened by the tests
     assert not result.db_path.samefile(shared / "cdnow.duckdb")
@@ -99,12 +99,12 @@ def test_an_unusable_shared_build_is_rebuilt_and_says_why(tmp_path, monkeypatch,
     monkeypatch.setenv(dbt_harness.SHARED_BUILDS_ENV, str(shared))
     calls = []
 
-    def fake_run_dbt(workdir, vars=None, **_):
-        calls.append((workdir, vars))
-        return dbt_harness.DbtResult(0, "built", workdir / "warehouse.duckdb", workdir / "warehouse.duckdb")
+    def fake_run_dbt(workdir, vars=None, db_name="warehouse.duckdb", **_):
+        calls.append((workdir, vars, db_name))
+        return dbt_harness.DbtResult(0, "built", workdir / db_name, workdir / db_name)
 
     monkeypatch.setattr(dbt_harness, "run_dbt", fake_run_dbt)
     with pytest.warns(UserWarning, match="builds its own: .* is a partial build"):
         result = dataset_default_build("cdnow", tmp_path / "work")
-    assert calls == [(tmp_path / "work", {"dataset": "cdnow"})]  # a full build, default settings
+    assert calls == [(tmp_path / "work", {"dataset": "cdnow"}, "cdnow.duckdb")]  # a full build, default settings
     assert "is a partial build" in result.output
