@@ -550,6 +550,7 @@ def test_a_wrong_btyd_setting_stops_the_build(tmp_path, vars, named, fix):
     assert "Fix:" in message and fix in message, message[:800]
 
 
+@pytest.mark.slow  # a partial build up to the calibration split, failing there
 def test_a_calibration_end_after_the_as_of_date_stops_the_split(tmp_path):
     result = run_dbt(tmp_path, vars={"dataset": "cdnow", "clv_calibration_end": "1997-12-31"},
                      extra=["--select", "+clv_calibration_holdout", *PARTIAL])
