@@ -124,6 +124,8 @@ test-dbt: install
 	  SEGMENTS_DB=warehouse/test/$$ds.duckdb $(DBT) build $(DBT_FLAGS) --vars "{dataset: $$ds}" \
 	    --target-path warehouse/test/target/$$ds --log-path warehouse/test/logs/$$ds || exit 1; \
 	done
+	@echo "== SQLFluff on the models (the demo build just made) =="
+	@$(MAKE) --no-print-directory lint-sql LINT_DB=warehouse/test/demo.duckdb
 
 ## the tests that only read a default-settings build reuse the one test-dbt made
 ## (conftest.py fixture dataset_build; a missing, partial or stale one is rebuilt by pytest)

@@ -26,7 +26,7 @@ import lifetimes  # the test-only reference (pyproject's `test` extra)
 import pandas as pd
 import pytest
 
-from dbt_harness import PROJECT_DIR, partial_build
+from dbt_harness import PROJECT_DIR
 
 DONATIONS_CSV = PROJECT_DIR / "seeds" / "donations" / "donations_summary.csv"
 # Table 6 cells quoted by lifetimes' test suite: (x, t_x) -> P(alive in 2002)
@@ -35,8 +35,9 @@ HARDIE_EXPECTED_TOTAL_2002_2006 = 12884.2
 
 
 @pytest.fixture(scope="module")
-def donations(tmp_path_factory):
-    return partial_build(tmp_path_factory.mktemp("bgbb_paper"), "+customer_bgbb", dataset="donations")
+def donations(dataset_build):
+    # the default-settings build of donations (shared with test_contractual; make test-dbt's)
+    return dataset_build("donations")
 
 
 @pytest.fixture(scope="module")
