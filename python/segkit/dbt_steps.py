@@ -395,8 +395,11 @@ def churn_step(frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame
     if not snapshot:
         scores = scores[scores["split"] == "score"]
     info = json.dumps(result.to_dict(), sort_keys=True)
-    progress(f"churn: ROC AUC {result.metrics.get('roc_auc')}, precision top decile "
-             f"{result.metrics.get('precision_top_decile')}, {time.perf_counter() - started:.1f}s")
+    def three(value):  # a figure for the build log, not the full float (the table keeps it)
+        return "n/a" if value is None else f"{float(value):.3f}"
+
+    progress(f"churn: ROC AUC {three(result.metrics.get('roc_auc'))}, precision top decile "
+             f"{three(result.metrics.get('precision_top_decile'))}, {time.perf_counter() - started:.1f}s")
     out = scores[["customer_id", "churn_probability", "risk_band", "is_scored_out_of_fold"]]
     out = out.assign(run_info=run_info_column(info, out.index))
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)

@@ -21,18 +21,32 @@ parameters as (
 
 segmented as (
 
-    select 'all' as segment, start_cohort, renewals_at_as_of, is_lost_at_as_of from input
+    select
+        'all' as segment,
+        start_cohort,
+        renewals_at_as_of,
+        is_lost_at_as_of
+    from input
     {%- if not pooled_only %}
     union all
-    select coalesce(plan_level, '(none)'), start_cohort, renewals_at_as_of, is_lost_at_as_of from input
+    select
+        coalesce(plan_level, '(none)'),
+        start_cohort,
+        renewals_at_as_of,
+        is_lost_at_as_of
+    from input
     {%- endif %}
 
 ),
 
 by_renewal as (
 
-    select segment, start_cohort, renewals_at_as_of + 1 as period,
-           count(*) filter (where is_lost_at_as_of) as lost, count(*) as reached
+    select
+        segment,
+        start_cohort,
+        renewals_at_as_of + 1 as period,
+        count(*) filter (where is_lost_at_as_of) as lost,
+        count(*) as reached
     from segmented
     group by all
 
@@ -52,7 +66,11 @@ bounds as (
 
 spine as (
 
-    select segment, start_cohort, unnest(generate_series(0, last_period)) as period, periods_at_start
+    select
+        segment,
+        start_cohort,
+        unnest(generate_series(0, last_period)) as period,
+        periods_at_start
     from bounds
 
 ),
@@ -68,9 +86,10 @@ counted as (
         {{ sbg_survived('spine.segment, spine.start_cohort') }} as survived
     from spine
     left join by_renewal
-        on by_renewal.segment = spine.segment
-       and by_renewal.start_cohort = spine.start_cohort
-       and by_renewal.period = spine.period
+        on
+            by_renewal.segment = spine.segment
+            and by_renewal.start_cohort = spine.start_cohort
+            and by_renewal.period = spine.period
 
 ),
 
@@ -99,8 +118,10 @@ final as (
     left join parameters as p on p.segment = rated.segment
     -- a period whose renewal nobody in the cohort has reached yet has no rate
     where rated.at_risk > 0
-    window w as (partition by rated.segment, rated.start_cohort order by rated.period
-                 rows between unbounded preceding and current row)
+    window w as (
+        partition by rated.segment, rated.start_cohort order by rated.period
+        rows between unbounded preceding and current row
+    )
 
 )
 

@@ -21,11 +21,21 @@ parameters as (
 
 segmented as (
 
-    select 'all' as segment, renewals_at_as_of, is_lost_at_as_of, renewals_at_calibration, is_lost_at_calibration
+    select
+        'all' as segment,
+        renewals_at_as_of,
+        is_lost_at_as_of,
+        renewals_at_calibration,
+        is_lost_at_calibration
     from input
     {%- if not pooled_only %}
     union all
-    select coalesce(plan_level, '(none)'), renewals_at_as_of, is_lost_at_as_of, renewals_at_calibration, is_lost_at_calibration
+    select
+        coalesce(plan_level, '(none)'),
+        renewals_at_as_of,
+        is_lost_at_as_of,
+        renewals_at_calibration,
+        is_lost_at_calibration
     from input
     {%- endif %}
 
@@ -34,8 +44,11 @@ segmented as (
 -- per segment and renewal t: lost at it, and periods known to have survived it
 by_renewal as (
 
-    select segment, renewals_at_as_of + 1 as period, count(*) filter (where is_lost_at_as_of) as lost,
-           count(*) as reached
+    select
+        segment,
+        renewals_at_as_of + 1 as period,
+        count(*) filter (where is_lost_at_as_of) as lost,
+        count(*) as reached
     from segmented
     where renewals_at_as_of is not null
     group by all
@@ -56,7 +69,11 @@ bounds as (
 
 spine as (
 
-    select segment, unnest(generate_series(0, last_period)) as period, last_calibration_period, periods_at_start
+    select
+        segment,
+        unnest(generate_series(0, last_period)) as period,
+        last_calibration_period,
+        periods_at_start
     from bounds
     where last_period is not null
 

@@ -25,7 +25,12 @@ used as (
 {% if is_incremental() %}
 known as (
 
-    select version_id, first_scored_as_of_date, last_scored_as_of_date, recorded_build_id, recorded_at
+    select
+        version_id,
+        first_scored_as_of_date,
+        last_scored_as_of_date,
+        recorded_build_id,
+        recorded_at
     from {{ this }}
 
 ),
@@ -58,8 +63,10 @@ final as (
         cast(least(known.first_scored_as_of_date, used.as_of_date) as date)    as first_scored_as_of_date,
         cast(greatest(known.last_scored_as_of_date, used.as_of_date) as date)  as last_scored_as_of_date,
         coalesce(known.recorded_build_id, '{{ invocation_id }}')               as recorded_build_id,
-        coalesce(known.recorded_at,
-                 cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp)) as recorded_at
+        coalesce(
+            known.recorded_at,
+            cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp)
+        ) as recorded_at
     from used
     left join known using (version_id)
 

@@ -8,6 +8,17 @@ with
 
 {%- for entity in entities %}
 
+{{ entity }}_loaded as (
+
+    select
+        _source_file,
+        count(*) as rows_loaded
+    from {{ ref('raw_files__' ~ entity) }}
+    where _row_kind <> 'part'
+    group by _source_file
+
+),
+
 {{ entity }}_parts as (
 
     select
@@ -20,12 +31,7 @@ with
         parts._loaded_by     as loaded_by,
         parts._loaded_at     as loaded_at
     from {{ ref('raw_files__' ~ entity) }} as parts
-    left join (
-        select _source_file, count(*) as rows_loaded
-        from {{ ref('raw_files__' ~ entity) }}
-        where _row_kind <> 'part'
-        group by _source_file
-    ) as loaded on loaded._source_file = parts._source_file
+    left join {{ entity }}_loaded as loaded on parts._source_file = loaded._source_file
     where parts._row_kind = 'part'
 
 ),
