@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dbt_harness import PROJECT_DIR, PARTIAL, run_dbt
+from dbt_harness import PARTIAL, PROJECT_DIR, run_dbt
 
 pytestmark = pytest.mark.slow  # about 13 minutes on a loaded 2-core machine: three full builds
 
@@ -126,7 +126,8 @@ def runs(tmp_path_factory):
 def tables(db: Path) -> list[str]:
     with duckdb.connect(str(db), read_only=True) as con:
         return [f"{s}.{t}" for s, t in con.execute(
-            "select schema_name, table_name from duckdb_tables() where database_name = current_database() order by 1, 2").fetchall()]
+            "select schema_name, table_name from duckdb_tables() "
+            "where database_name = current_database() order by 1, 2").fetchall()]
 
 
 def test_incremental_equals_full_refresh_on_every_table(runs):
@@ -162,7 +163,7 @@ def test_second_build_read_only_the_new_parts(runs):
     ledger = a2.query("select input, regexp_extract(file, '[^/]+$'), loaded_by, raw_records, rows_loaded "
                       "from staging.loaded_input_parts order by 1, 2")
     assert len(ledger) == 2 * 25
-    for inp, part, loaded_by, raw_records, rows_loaded in ledger:
+    for inp, part, loaded_by, _raw_records, _rows_loaded in ledger:
         assert loaded_by == (second_id if part.startswith(LAST) else first_id), (inp, part, loaded_by)
     assert "input 'transactions'" in a2.output and "24 part(s) already loaded, 1 new" in a2.output
     # the ledger's counts are the files' own (recomputed here from the parts)
@@ -183,7 +184,8 @@ def test_rejected_rows_of_old_parts_are_kept_and_reconciled(runs):
     assert reasons[("transactions", "T09999999")][2].startswith("unknown customer_id")
     assert "conflicting duplicate transaction_id" in reasons[("transactions", "T00000001")][2]
     unparsed = [r for r in rejected if r[0] == "events" and r[2].startswith("line could not be read")]
-    assert [(r[3], r[4]) for r in unparsed] == [("2023-03.csv", len((runs["folder"] / "events" / "2023-03.csv").read_text().splitlines()))]
+    lines = len((runs["folder"] / "events" / "2023-03.csv").read_text().splitlines())
+    assert [(r[3], r[4]) for r in unparsed] == [("2023-03.csv", lines)]
     assert a2.query("select bool_and(is_reconciled) from input_reconciliation") == [(True,)]
     assert a2.query("select rows_in from input_reconciliation where source_table = 'transactions'") == [(61210 + 2,)]
 
@@ -194,7 +196,8 @@ def test_changed_old_part_is_reread_and_deleted_part_stops(runs):
     part = folder / "transactions" / "2023-05.parquet"
     with duckdb.connect() as con:
         before = con.execute(f"select count(*) from read_parquet('{part}')").fetchone()[0]
-        con.execute(f"copy (select * from read_parquet('{part}') order by transaction_id offset 1) to '{root}/changed.parquet' (format parquet)")
+        con.execute(f"copy (select * from read_parquet('{part}') order by transaction_id offset 1) "
+                    f"to '{root}/changed.parquet' (format parquet)")
     shutil.move(root / "changed.parquet", part)
     changed = build(root / "a", folder, extra=select)
     assert changed.returncode == 0, changed.output[-4000:]
@@ -204,7 +207,8 @@ def test_changed_old_part_is_reread_and_deleted_part_stops(runs):
                                 "where input = 'transactions'"))
     assert ledger.pop("2023-05.parquet") == third_id
     assert third_id not in ledger.values() and len(ledger) == 24
-    assert changed.query("select rows_loaded from staging.loaded_input_parts where file like '%/2023-05.parquet'") == [(before - 1,)]
+    assert changed.query("select rows_loaded from staging.loaded_input_parts "
+                         "where file like '%/2023-05.parquet'") == [(before - 1,)]
     assert changed.scalar("select count(*) from staging.base_files__transactions") == 61210 + 2 - 1
 
     gone = folder / "transactions" / "2023-07.parquet"
