@@ -42,6 +42,7 @@ RUN_COLUMNS = {
     "staging.raw_files__customers": ["_loaded_by", "_loaded_at"],
     "staging.raw_files__subscriptions": ["_loaded_by", "_loaded_at"],
     "main.segment_history": ["build_id", "built_at"],
+    "main.model_versions": ["recorded_build_id", "recorded_at"],
 }
 BAD_LINE = "C000001,2023-03-05 10:00:00,login,,,,extra,extra"
 
