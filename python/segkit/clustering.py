@@ -44,7 +44,7 @@ import pandas as pd
 import sklearn
 from sklearn.cluster import DBSCAN, KMeans
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import silhouette_score
+from sklearn.metrics.pairwise import pairwise_distances_chunked
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
@@ -66,6 +66,7 @@ __all__ = [
     "dbscan_labels",
     "kmeans_labels",
     "prepare_features",
+    "silhouette_scores",
 ]
 
 Scaling = Literal["zscore", "robust", "none"]
@@ -352,6 +353,7 @@ def choose_k_silhouette(
     Xs = X if idx is None else X[idx]
     m = Xs.shape[0]
     scores: dict[int, float] = {}
+    scored: dict[int, np.ndarray] = {}
     for k in ks:
         if k >= m:  # silhouette needs 2 <= n_labels <= n_samples - 1
             scores[k] = float("nan")
@@ -363,8 +365,8 @@ def choose_k_silhouette(
         if np.unique(labels).size < k:
             scores[k] = float("nan")
             continue
-        with sklearn.config_context(working_memory=_WORKING_MEMORY_MB):
-            scores[k] = float(silhouette_score(Xs, labels))
+        scored[k] = labels
+    scores.update(silhouette_scores(Xs, scored))
     valid = {k: s for k, s in scores.items() if math.isfinite(s)}
     if not valid:
         raise ValueError(
@@ -373,6 +375,59 @@ def choose_k_silhouette(
         )
     best_k = max(valid, key=lambda k: (valid[k], -k))
     return best_k, scores
+
+
+def silhouette_scores(X: npt.ArrayLike, labelings: dict[int, np.ndarray]) -> dict[int, float]:
+    """Mean silhouette of each labelling of the same rows, one distance pass.
+
+    ``{key: labels}`` -> ``{key: score}``, each score equal bit for bit to
+    ``sklearn.metrics.silhouette_score(X, labels)`` under the same
+    ``working_memory`` (labels must be 0..k-1, every label used, 2 <= k < rows).
+    sklearn recomputes the euclidean distances for every call; here each chunk
+    of the distance matrix (sklearn's ``pairwise_distances_chunked``, at most
+    ``_WORKING_MEMORY_MB`` MiB, so memory stays bounded) is computed once and
+    every labelling's per-cluster distance sums are taken from it, with the
+    same per-row ``np.bincount`` accumulation, normalisation and mean as
+    sklearn's ``silhouette_samples``.
+    """
+    X = _as_matrix(X)
+    keys = list(labelings)
+    if not keys:
+        return {}
+    labs = [np.asarray(labelings[key], dtype=np.intp) for key in keys]
+    freqs = [np.bincount(lab) for lab in labs]
+    offsets = np.cumsum([0] + [f.size for f in freqs])
+    n_bins = int(offsets[-1])
+    # one bincount per distance row for every labelling: labelling j's labels are
+    # shifted by offsets[j], so each bin still sums its row's weights in index order
+    all_labels = np.concatenate([lab + off for lab, off in zip(labs, offsets[:-1])])
+    intra: list[list[np.ndarray]] = [[] for _ in keys]
+    inter: list[list[np.ndarray]] = [[] for _ in keys]
+    start = 0
+    with sklearn.config_context(working_memory=_WORKING_MEMORY_MB):
+        for chunk in pairwise_distances_chunked(X):
+            rows = chunk.shape[0]
+            sums = np.zeros((rows, n_bins), dtype=chunk.dtype)
+            for i in range(rows):
+                sums[i] += np.bincount(all_labels, weights=np.tile(chunk[i], len(keys)), minlength=n_bins)
+            own_rows = np.arange(rows)
+            for j, (lab, freq) in enumerate(zip(labs, freqs)):
+                dist = sums[:, offsets[j]:offsets[j + 1]].copy()
+                own = (own_rows, lab[start:start + rows])
+                intra[j].append(dist[own])
+                dist[own] = np.inf
+                dist /= freq
+                inter[j].append(dist.min(axis=1))
+            start += rows
+    out: dict[int, float] = {}
+    for j, key in enumerate(keys):
+        a = np.concatenate(intra[j])
+        b = np.concatenate(inter[j])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a /= (freqs[j] - 1).take(labs[j], mode="clip")
+            sil = (b - a) / np.maximum(a, b)
+        out[key] = float(np.mean(np.nan_to_num(sil)))  # size-1 clusters score 0
+    return out
 
 
 def _distance_to_centers(

@@ -490,3 +490,83 @@ def test_cluster_customers_has_no_default_copy_of_a_setting():
     for fn, names in takes.items():
         params = inspect.signature(fn).parameters
         assert [n for n in names if params[n].default is not inspect.Parameter.empty] == [], fn.__name__
+
+
+# --------------------------------------------------------------------------- #
+# Silhouette: one distance pass for every k (issue 11)
+# --------------------------------------------------------------------------- #
+def _old_choose_k_scores(X, ks, random_state, sample_size, n_init=10):
+    """The silhouette per k as choose_k_silhouette computed it before issue 11:
+    sklearn's silhouette_score per k (its own distance pass each time) on the same
+    seeded sample, under the same 64 MiB working memory."""
+    import sklearn
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(random_state)
+    idx = np.sort(rng.choice(X.shape[0], size=sample_size, replace=False))
+    Xs = X[idx]
+    out = {}
+    for k in ks:
+        with threadpool_limits(limits=1, user_api="openmp"):  # as the old _fit_kmeans
+            labels = KMeans(n_clusters=k, init="k-means++", n_init=n_init, random_state=random_state).fit(Xs).labels_
+        with sklearn.config_context(working_memory=64):
+            out[k] = float(silhouette_score(Xs, labels))
+    return out
+
+
+def test_choose_k_silhouette_equals_per_k_sklearn_silhouette_in_one_distance_pass(monkeypatch):
+    """choose_k_silhouette's scores equal sklearn's silhouette_score per k bit for bit on
+    a seeded 3,000-row sample of 4,000 rows (two 64 MiB distance chunks, by sklearn's
+    own chunking rule), while the euclidean distances are computed once per chunk for
+    all of k = 2..8 instead of once per k (the old path called pairwise_distances 7
+    times as often)."""
+    import sklearn.metrics.pairwise as skpw
+    from sklearn.utils import gen_batches
+    from sklearn.utils._chunking import get_chunk_n_rows
+
+    X, _ = make_blobs(n_samples=4000, centers=5, n_features=3, cluster_std=1.5, random_state=7)
+    ks = range(2, 9)
+    expected = _old_choose_k_scores(X, ks, random_state=3, sample_size=3000)
+
+    calls = []
+    real = skpw.pairwise_distances
+
+    def counting(*args, **kwargs):
+        calls.append(args[0].shape[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(skpw, "pairwise_distances", counting)
+    best, scores = choose_k_silhouette(X, ks, random_state=3, sample_size=3000)
+    assert scores == expected  # exact float equality, every k
+    assert best == max(expected, key=lambda k: (expected[k], -k))
+    import sklearn
+
+    with sklearn.config_context(working_memory=64):
+        chunk_rows = get_chunk_n_rows(row_bytes=8 * 3000, max_n_rows=3000)
+    assert len(calls) == len(list(gen_batches(3000, chunk_rows)))  # one pass, not one per k
+    assert sum(calls) == 3000
+
+
+def test_silhouette_scores_equal_sklearn_across_chunks_and_singletons(monkeypatch):
+    """silhouette_scores over several distance chunks (working memory forced to 1 MiB)
+    and with a size-1 cluster (silhouette 0 by convention) equals sklearn's
+    silhouette_score under the same working memory, bit for bit."""
+    import sklearn
+    from sklearn.metrics import silhouette_score
+
+    from segkit import clustering
+
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(1500, 4))
+    labelings = {k: rng.integers(0, k, size=1500) for k in (2, 3, 5)}
+    single = rng.integers(0, 3, size=1500)
+    single[single == 2] = 1
+    single[17] = 2  # cluster 2 is one row
+    labelings[9] = single
+    monkeypatch.setattr(clustering, "_WORKING_MEMORY_MB", 1)
+    got = clustering.silhouette_scores(X, labelings)
+    with sklearn.config_context(working_memory=1):
+        expected = {key: float(silhouette_score(X, lab)) for key, lab in labelings.items()}
+    assert got == expected
