@@ -77,8 +77,8 @@ pit_customers as (
 -- recent window (churn_inactivity_days before) and, for cutoff_feature_ctes,
 -- the end of its outcome window. All are midnights, so a calendar day lies in
 -- exactly one segment between two consecutive boundaries. Each event and
--- transaction is read once (events once more for the active days, once for
--- the courses), aggregated per (segment, customer); a cutoff's
+-- transaction is read once (events once more for the courses), aggregated
+-- per (segment, customer); a cutoff's
 -- figures are the segments before its end rolled up (counts and sums add,
 -- min/max combine, distinct days add over disjoint segments, averages are
 -- sum / count), which gives the same values as aggregating the rows known at
@@ -163,7 +163,12 @@ pit_transactions as (
 
 ),
 
--- events per (segment, customer); the scalar bound is pushed into the scan
+-- events per (segment, customer, calendar year of the event); the scalar bound
+-- is pushed into the scan. Active days are the distinct days with an event: a
+-- day lies in exactly one segment and one year, so a cutoff's active days are
+-- the days of its (segment, year) groups added up. They are counted without a
+-- hash of every (customer, day) pair: the group's days of the year are set in
+-- a 366-bit string and its set bits counted.
 pit_event_segments as (
 
     select
@@ -180,29 +185,12 @@ pit_event_segments as (
         count(e.value) filter (where e.event_name = {{ sql_literal(ev.nps) }})     as nps_values,
         count(*) filter (where e.event_name = {{ sql_literal(ev.support) }})       as support_contacts,
         min(e.event_at)                                                            as first_event_at,
-        max(e.event_at)                                                            as last_event_at
+        max(e.event_at)                                                            as last_event_at,
+        bit_count(bitstring_agg(dayofyear(cast(e.event_at as date)) - 1, 0, 365)) as active_days
     from {{ ref('int_events') }} as e
     left join pit_calendar as calendar on calendar.day = cast(e.event_at as date)
     where {{ happened_by_as_of('e.event_at', '(select max(boundary_at) from pit_boundaries)') }}
-    group by 1, e.customer_id
-
-),
-
--- active days: the distinct (customer, day) pairs, counted per segment (a day
--- lies in exactly one segment, so the days of a cutoff's segments add up)
-pit_active_days as (
-
-    select
-        coalesce(calendar.segment_end, (select min(boundary_at) from pit_boundaries)) as segment_end,
-        days.customer_id,
-        count(*)                                                                   as active_days
-    from (
-        select distinct e.customer_id, cast(e.event_at as date) as day
-        from {{ ref('int_events') }} as e
-        where {{ happened_by_as_of('e.event_at', '(select max(boundary_at) from pit_boundaries)') }}
-    ) as days
-    left join pit_calendar as calendar on calendar.day = days.day
-    group by 1, days.customer_id
+    group by 1, e.customer_id, year(cast(e.event_at as date))
 
 ),
 
@@ -253,7 +241,8 @@ pit_event_rollup as (
         {{ decimal_average('sum(s.nps_sum)', 'sum(s.nps_values)') }}            as nps_avg,
         cast(sum(s.support_contacts) as bigint)                                    as support_contacts,
         min(s.first_event_at)                                                      as first_event_at,
-        max(s.last_event_at)                                                       as last_event_at
+        max(s.last_event_at)                                                       as last_event_at,
+        cast(sum(s.active_days) as bigint)                                         as active_days
     from pit_event_segments as s
     inner join pit_segments as segments using (segment_end)
     inner join pit_cutoffs on s.segment_end <= pit_cutoffs.cutoff_end
@@ -261,27 +250,13 @@ pit_event_rollup as (
 
 ),
 
-pit_active_day_rollup as (
-
-    select
-        pit_cutoffs.cutoff_date,
-        d.customer_id,
-        cast(sum(d.active_days) as bigint)                                         as active_days
-    from pit_active_days as d
-    inner join pit_cutoffs on d.segment_end <= pit_cutoffs.cutoff_end
-    group by pit_cutoffs.cutoff_date, d.customer_id
-
-),
-
 pit_events as (
 
     select
         r.*,
-        d.active_days,
         coalesce(c.courses_enrolled, 0)                                            as courses_enrolled,
         coalesce(c.courses_completed, 0)                                           as courses_completed
     from pit_event_rollup as r
-    inner join pit_active_day_rollup as d using (cutoff_date, customer_id)
     left join pit_courses as c using (cutoff_date, customer_id)
 
 ),
