@@ -731,11 +731,27 @@ where rejection_reason is null
     the build (restore it, or rebuild the input from the parts present with
     --full-refresh). The table is carried across publishing (publish_carried_tables). -#}
 
+{#- The ledger and unparsed-line columns of a raw_files__<entity> table, with their types. -#}
+{% macro files_raw_bookkeeping_types() %}
+  {{ return([('_part_size', 'bigint'), ('_part_modified', 'timestamp'), ('_part_raw_records', 'bigint'),
+             ('_loaded_by', 'varchar'), ('_loaded_at', 'timestamp'),
+             ('_line_number', 'bigint'), ('_unparsed_reason', 'varchar'), ('_unparsed_line', 'varchar')]) }}
+{% endmacro %}
+
+
 {#- Bookkeeping columns of a raw_files__<entity> table (not the input's own). -#}
 {% macro files_raw_internal_columns() %}
-  {{ return(['_row_kind', '_part_size', '_part_modified', '_part_raw_records', '_loaded_by', '_loaded_at',
-             '_line_number', '_unparsed_reason', '_unparsed_line']) }}
+  {{ return(['_row_kind'] + files_raw_bookkeeping_types() | map(attribute=0) | list) }}
 {% endmacro %}
+
+
+{#- The select list of the bookkeeping columns, typed: those named in `filled` from the
+    column of that name, the others null. -#}
+{% macro files_raw_bookkeeping_columns(filled) -%}
+  {%- for name, type in files_raw_bookkeeping_types() %}
+        cast({{ name if name in filled else 'null' }} as {{ type }}) as {{ name }}{{ ',' if not loop.last }}
+  {%- endfor %}
+{%- endmacro %}
 
 
 {#- The raw_files__<entity> table as it stands in the database (carried from the
@@ -878,16 +894,10 @@ parts as (
 
 final as (
 
+    {%- set filled = ['_part_size', '_part_modified', '_part_raw_records', '_loaded_by', '_loaded_at'] %}
     select
-        * exclude (_part_size, _part_modified, _part_raw_records, _loaded_by, _loaded_at),
-        cast(_part_size as bigint)         as _part_size,
-        cast(_part_modified as timestamp)  as _part_modified,
-        cast(_part_raw_records as bigint)  as _part_raw_records,
-        cast(_loaded_by as varchar)        as _loaded_by,
-        cast(_loaded_at as timestamp)      as _loaded_at,
-        cast(null as bigint)               as _line_number,
-        cast(null as varchar)              as _unparsed_reason,
-        cast(null as varchar)              as _unparsed_line
+        * exclude ({{ filled | join(', ') }}),
+        {{- files_raw_bookkeeping_columns(filled) }}
     from (select * from records union all by name select * from parts)
 
 )
@@ -898,14 +908,7 @@ final as (
     select
         cast(null as varchar)   as _source_file,
         cast(null as varchar)   as _row_kind,
-        cast(null as bigint)    as _part_size,
-        cast(null as timestamp) as _part_modified,
-        cast(null as bigint)    as _part_raw_records,
-        cast(null as varchar)   as _loaded_by,
-        cast(null as timestamp) as _loaded_at,
-        cast(null as bigint)    as _line_number,
-        cast(null as varchar)   as _unparsed_reason,
-        cast(null as varchar)   as _unparsed_line
+        {{- files_raw_bookkeeping_columns([]) }}
     where false
 
 )
