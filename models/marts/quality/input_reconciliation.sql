@@ -1,7 +1,9 @@
 {#- Every raw record ends in exactly one place: rows_in (counted independently of
     the reader staging uses: the file's lines, Parquet metadata, or the seed) =
     rows_used + rows_rejected + continuation_lines (the extra lines of records whose
-    quoted text spans several lines). -#}
+    quoted text spans several lines). A folder of parts is counted from its ledger
+    (loaded_raw_record_count: each part's lines counted once, when the build that loaded
+    it read it), so a build reads only its new parts, never the old ones again. -#}
 {%- set inputs = current_dataset()['inputs'] -%}
 
 with counts as (
@@ -9,10 +11,10 @@ with counts as (
     select
         '{{ var("dataset") }}'                                              as dataset,
         '{{ input.source_table }}'                                          as source_table,
-        cast({{ raw_record_count(input) }} as bigint)                       as rows_in,
+        {%- set ledger = loaded_raw_record_count(input.file_entity) if input.get('file_entity') else none %}
+        cast({{ ledger if ledger is not none else raw_record_count(input) }} as bigint) as rows_in,
         {#- the files adapter's used rows are its base rows without a reason (its
             customers model may also hold ids derived from the other inputs) -#}
-        
         (select count(*) from {{ ref(input.base) ~ ' where rejection_reason is null' if input.get('base') else ref(input.used) }}) as rows_used,
         (
             select count(*) from {{ ref('rejected_rows') }}
