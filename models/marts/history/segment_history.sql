@@ -2,14 +2,9 @@
     build extends with the rows of its as-of date. delete+insert on as_of_date removes
     every row of that date before inserting the new ones, so re-running an as-of date
     replaces it (a customer no longer known at that date leaves no stale row) and the
-    other dates are kept. full_refresh=false: `dbt build --full-refresh` keeps it too. -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='as_of_date',
-    full_refresh=false,
-    on_schema_change='append_new_columns',
-) }}
+    other dates are kept. full_refresh=false: `dbt build --full-refresh` keeps it too
+    (macros/carried.sql). -#}
+{{ carried_table_config('as_of_date') }}
 
 {%- set cluster_methods = setting('cluster_methods') -%}
 {%- set cluster_method = cluster_methods[0] if cluster_methods else none %}

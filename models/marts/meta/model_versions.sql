@@ -4,14 +4,9 @@
     delete+insert on version_id replaces that version's row, keeping when it was first
     recorded and widening the as-of dates it scored; the other versions are kept.
     full_refresh=false: `dbt build --full-refresh` keeps it too. The steps read the
-    carried rows (before this model runs) to reuse a fit: segkit.refit. -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='version_id',
-    full_refresh=false,
-    on_schema_change='append_new_columns',
-) }}
+    carried rows (before this model runs) to reuse a fit: segkit.refit.
+    Config: macros/carried.sql. -#}
+{{ carried_table_config('version_id') }}
 
 with
 
