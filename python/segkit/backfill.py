@@ -7,10 +7,11 @@ user sees segments move on day one:
    from ``run_settings`` after a ``dbt run --select +run_settings``;
 2. the as-of dates are the last ``--months`` month ends on or before it (or
    ``--as-of-dates``); each one (in increasing order) is written by
-   ``dbt build --select +segment_history --vars '{as_of_date: <date>}'``: every model it
-   reads follows the point-in-time rules (macros/as_of_date.sql), so nothing sees past
-   that date. The first step starts from the published history (the segkit.publish
-   plugin carries ``segment_history`` into the build database); the later ones pass
+   ``dbt build --select +segment_history +model_versions +model_refit_history --vars
+   '{as_of_date: <date>}'`` (its segments, the model version that scored it and the refit
+   decision): every model it reads follows the point-in-time rules (macros/as_of_date.sql),
+   so nothing sees past that date. The first step starts from the published history (the
+   segkit.publish plugin carries the carried tables into the build database); the later ones pass
    ``publish_carried_tables: []`` so each keeps the rows the step before wrote;
 3. the normal ``dbt build`` (also with ``publish_carried_tables: []``) adds the dataset's
    own as-of date and publishes the warehouse with the whole history when every node
@@ -35,7 +36,11 @@ from pathlib import Path
 import duckdb
 import yaml
 
-HISTORY_SELECT = ["--select", "+segment_history", "--indirect-selection", "cautious",
+# the carried tables a backfilled as-of date writes: its segments, the model version that
+# scored it and the refit decision (model_versions and model_refit_history are not
+# upstream of segment_history, so +segment_history alone records no version)
+HISTORY_MODELS = ("segment_history", "model_versions", "model_refit_history")
+HISTORY_SELECT = ["--select", *(f"+{m}" for m in HISTORY_MODELS), "--indirect-selection", "cautious",
                   "--exclude-resource-type", "unit_test"]
 
 
@@ -164,7 +169,7 @@ def backfill(dataset: str, months: int | None = None, as_of_dates: list[date] | 
         if i > 1:
             step_vars["publish_carried_tables"] = []  # keep what the steps before wrote
         started = time.monotonic()
-        log(f"{i}/{len(steps)} as-of {day}: dbt build --select +segment_history ...")
+        log(f"{i}/{len(steps)} as-of {day}: dbt build --select {' '.join('+' + m for m in HISTORY_MODELS)} ...")
         rc, output = dbt.run("build", step_vars, HISTORY_SELECT)
         if rc != 0:
             raise BackfillError(

@@ -5,11 +5,18 @@
    demo's transactions as monthly CSV parts, loaded in two builds (all months but the
    last, then the last), then a ledger count tampered with, which the reconciliation
    test must catch.
+2. python -m segkit.backfill records, for each backfilled as-of date, the model version
+   that scored it (model_versions) and the refit decision (model_refit_history, a
+   carried history: re-running an as-of date replaces its rows).
 Expected figures are recomputed here from the raw demo CSV and the part files, never
 read from the models under test.
 """
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -20,6 +27,8 @@ from dbt_harness import PARTIAL, PROJECT_DIR, run_dbt
 pytestmark = pytest.mark.slow  # partial dbt builds, a few minutes in all
 
 DEMO = PROJECT_DIR / "data" / "demo"
+FAST = {"churn_model": "logistic", "churn_cv_folds": 2, "churn_importance_rows": 100,
+        "cluster_k": 4, "backtest_kmeans_k": 4}
 LAST_MONTH = "2024-12"
 KEEP = {"publish_carried_tables": []}  # keep the build database's loaded parts (nothing is published)
 
@@ -88,3 +97,62 @@ def test_a_wrong_ledger_count_fails_the_reconciliation(parts, loaded):
     assert "is_reconciled" in tampered.output
     assert tampered.query("select rows_in, is_reconciled from input_reconciliation "
                           "where source_table = 'transactions'") == [(61210 + 1, False)]
+
+
+# -- 2. a backfill records the version and the decision of each date ----------------------
+
+BACKFILL_DATES = ["2024-10-31", "2024-11-30"]
+
+
+@pytest.fixture(scope="module")
+def backfilled(tmp_path_factory):
+    work = tmp_path_factory.mktemp("refresh_backfill")
+    env = dict(os.environ, DO_NOT_TRACK="1", SEGMENTS_DB=str(work / "warehouse.duckdb"),
+               SEGMENTS_HOME=str(PROJECT_DIR), PYTHONPATH=str(PROJECT_DIR / "python"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "segkit.backfill", "--dataset", "demo", "--as-of-dates", *BACKFILL_DATES,
+         "--vars", json.dumps({**FAST, "as_of_date": "2024-12-31"}), "--project-dir", str(PROJECT_DIR),
+         "--target-path", str(work / "target"), "--log-path", str(work / "logs"), "--no-build"],
+        cwd=work, env=env, capture_output=True, text=True)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-4000:]
+    return {"work": work, "db": work / ".build" / "warehouse.duckdb", "output": output}
+
+
+def _fit_customers(as_of: str) -> int:
+    """Customers the BTYD fit uses at `as_of`: those with a purchase on or before it (raw CSV)."""
+    with duckdb.connect() as con:
+        return con.execute(f"""select count(distinct customer_id) from read_csv('{DEMO}/transactions.csv')
+                               where cast(transacted_at as date) <= date '{as_of}'""").fetchone()[0]
+
+
+def test_backfill_records_the_version_that_scored_each_date(backfilled):
+    with duckdb.connect(str(backfilled["db"]), read_only=True) as con:
+        decisions = con.execute("select cast(as_of_date as varchar), step, decision, version_id "
+                                "from model_refit_history order by 1").fetchall()
+        versions = {r[0]: r[1:] for r in con.execute(
+            "select version_id, cast(train_end_date as varchar), rows_used, cast(first_scored_as_of_date as varchar), "
+            "cast(last_scored_as_of_date as varchar) from model_versions").fetchall()}
+    # model_refit = always (the default): each date refits, on its own data
+    assert [(d, s, c) for d, s, c, _ in decisions] == [(d, "clv_forecast_parameters", "refit") for d in BACKFILL_DATES]
+    for day, _, _, vid in decisions:
+        assert versions[vid] == (day, _fit_customers(day), day, day), (day, vid)
+    assert len(versions) == len(BACKFILL_DATES)
+
+
+def test_rerunning_an_as_of_date_replaces_its_refit_decision(backfilled):
+    work = backfilled["work"]
+    with duckdb.connect(str(backfilled["db"]), read_only=True) as con:
+        before = con.execute("select * from model_refit_history order by as_of_date").fetchall()
+    rerun = run_dbt(work, vars={"dataset": "demo", **FAST, "as_of_date": BACKFILL_DATES[-1], **KEEP},
+                    extra=["--select", "+model_refit_history", *PARTIAL])
+    assert rerun.returncode == 0, rerun.output[-4000:]
+    after = rerun.query("select * from model_refit_history order by as_of_date")
+    assert rerun.query("select count(*), count(distinct (as_of_date, step)) from model_refit_history") == [(2, 2)]
+    assert after[0] == before[0]  # the other date kept as it was
+    cols = [c for (c,) in rerun.query("select column_name from (describe model_refit_history)")]
+    old, new = dict(zip(cols, before[1])), dict(zip(cols, after[1]))
+    # the date's row replaced: the re-run compared with the version the backfill recorded
+    # for that date (same data, so the same version id and no drift)
+    assert old["previous_version_id"] != new["previous_version_id"] == old["version_id"] == new["version_id"]
+    assert new["drift"] == 0
