@@ -230,11 +230,11 @@ def section_clv(w: Warehouse, s: Section) -> None:
     s.stats = [("customers with a CLV segment", fmt_int(len(v))), ("median clv_score", fmt_num(np.median(v)))] + s.stats
     if w.has("clv_segment_profile"):
         prof = w.df("select * from clv_segment_profile order by clv_segment_rank")
-        cols = [c for c in ["clv_segment", "customers", "revenue", "avg_monthly_amount", "avg_tenure_months",
+        cols = [c for c in ["clv_segment", "customers", "historical_value", "avg_monthly_amount", "avg_tenure_months",
                             "tech_support_share", "multiple_lines_share"] if c in prof.columns]
         prof = prof[cols]
         s.tables.append("<h3>Segment profiles (clv_segment_profile)</h3>" + html_table(prof, {
-            "customers": fmt_int, "revenue": fmt_money, "avg_monthly_amount": fmt_money,
+            "customers": fmt_int, "historical_value": fmt_money, "avg_monthly_amount": fmt_money,
             "avg_tenure_months": lambda x: fmt_num(x, 1), "tech_support_share": fmt_pct,
             "multiple_lines_share": fmt_pct}))
 

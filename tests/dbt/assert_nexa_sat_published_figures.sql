@@ -8,9 +8,9 @@ with figures as (
     union all select 'active users', (select sum(active_customers) from {{ ref('plan_level_summary') }}), 4272
     union all select 'Premium users', (select customers from {{ ref('plan_level_summary') }} where plan_level = 'Premium'), 3580
     union all select 'Basic users', (select customers from {{ ref('plan_level_summary') }} where plan_level = 'Basic'), 3463
-    union all select 'revenue', (select sum(revenue) from {{ ref('plan_level_summary') }}), 1054953.70
-    union all select 'Basic revenue', (select revenue from {{ ref('plan_level_summary') }} where plan_level = 'Basic'), 426622.00
-    union all select 'Premium revenue', (select revenue from {{ ref('plan_level_summary') }} where plan_level = 'Premium'), 628331.70
+    union all select 'revenue', (select sum(monthly_recurring_revenue) from {{ ref('plan_level_summary') }}), 1054953.70
+    union all select 'Basic revenue', (select monthly_recurring_revenue from {{ ref('plan_level_summary') }} where plan_level = 'Basic'), 426622.00
+    union all select 'Premium revenue', (select monthly_recurring_revenue from {{ ref('plan_level_summary') }} where plan_level = 'Premium'), 628331.70
     union all select 'Basic Prepaid customers', (select customers from {{ ref('churn_by_plan') }} where plan_level = 'Basic' and plan_type = 'Prepaid'), 1108
     union all select 'Basic Prepaid churned', (select churned_customers from {{ ref('churn_by_plan') }} where plan_level = 'Basic' and plan_type = 'Prepaid'), 623
     union all select 'Basic Postpaid customers', (select customers from {{ ref('churn_by_plan') }} where plan_level = 'Basic' and plan_type = 'Postpaid'), 2355

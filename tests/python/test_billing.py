@@ -91,7 +91,7 @@ def test_same_month_periods_bill_one_month_and_totals_agree(today):
     total = sum(billed.amount)
     assert total == Decimal("293936.89")
     assert today.scalar("select sum(subscription_revenue) from cohort_retention") == total
-    assert today.scalar("select revenue from subscription_summary where dimension_name = 'all'") == total
+    assert today.scalar("select subscription_revenue from subscription_summary where dimension_name = 'all'") == total
     # per customer: revenue and months (tenure_months) by the same rule
     per_customer = billed.groupby("customer_id").agg(revenue=("amount", "sum"), months=("amount", "size"))
     got = {c: (r, m) for c, r, m in today.query(
@@ -149,7 +149,7 @@ def test_no_cancellation_after_a_past_as_of_date_is_visible(past):
     assert status["cancelled"] == expected["cancelled_subscriptions"]
     # the past as-of month bills the periods in force in it, nothing after it
     billed = _billed_months(periods, as_of)
-    assert past.scalar("select revenue from subscription_summary where dimension_name = 'all'") == sum(billed.amount)
+    assert past.scalar("select subscription_revenue from subscription_summary where dimension_name = 'all'") == sum(billed.amount)
     assert past.scalar("select max(activity_month) from cohort_retention") == as_of.replace(day=1).date()
 
 

@@ -106,7 +106,7 @@ def test_cohort_sizes_and_revenue_tie_out(demo, inputs):
     expected = first.value_counts().sort_index()
     assert dict(zip(pd.to_datetime(cohorts.index), cohorts.cohort_customers)) == dict(expected)
 
-    total = demo.scalar("select sum(revenue) from cohort_retention")
+    total = demo.scalar("select sum(total_revenue) from cohort_retention")
     value = demo.scalar("select sum(coalesce(total_spend, 0) + coalesce(subscription_revenue, 0)) "
                         "from intermediate.int_customer_value_features")
     assert total == value

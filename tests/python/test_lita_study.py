@@ -24,7 +24,7 @@ def raw():
 
 def _dim(lita, name):
     return {r[0]: r[1:] for r in lita.query(
-        "select dimension_value, subscriptions, revenue, cancelled_subscriptions, avg_duration_days "
+        "select dimension_value, subscriptions, subscription_revenue, cancelled_subscriptions, avg_duration_days "
         f"from subscription_summary where dimension_name = '{name}'")}
 
 

@@ -12,7 +12,8 @@ def nexa(dataset_build):
 
 def test_users_and_revenue(nexa):
     rows = dict((r[0], r[1:]) for r in nexa.query(
-        "select plan_level, customers, active_customers, revenue, round(avg_tenure_months, 2) from plan_level_summary"))
+        "select plan_level, customers, active_customers, monthly_recurring_revenue, round(avg_tenure_months, 2) "
+        "from plan_level_summary"))
     assert sum(r[0] for r in rows.values()) == 7043
     assert sum(r[1] for r in rows.values()) == 4272
     assert rows["Premium"][0] == 3580 and rows["Basic"][0] == 3463
@@ -65,7 +66,7 @@ def test_data_quality_report_is_clean(nexa):
 
 def test_segment_profile(nexa):
     rows = {r[0]: r[1:] for r in nexa.query(
-        "select clv_segment, customers, revenue from clv_segment_profile")}
+        "select clv_segment, customers, historical_value from clv_segment_profile")}
     assert sum(r[0] for r in rows.values()) == 4272
     total = nexa.scalar("select sum(monthly_amount * tenure_months) from customer_clv")
     assert sum(r[1] for r in rows.values()) == total

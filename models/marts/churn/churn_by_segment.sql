@@ -87,7 +87,7 @@ grouped as (
         count(*) filter (where not is_lapsed)                        as active_customers,
         count(*) filter (where is_lapsed)                            as lapsed_customers,
         {{ safe_divide('count(*) filter (where is_lapsed)', 'count(*)') }} as lapsed_share,
-        sum(historical_value)                                        as revenue,
+        sum(historical_value)                                        as historical_value,
         avg(historical_value)                                        as avg_historical_value
     from joined
     group by grouping sets (
@@ -122,7 +122,7 @@ final as (
         active_customers,
         lapsed_customers,
         lapsed_share,
-        revenue,
+        historical_value,
         avg_historical_value
     from filled
     where filled_values > 0

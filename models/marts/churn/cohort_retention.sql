@@ -175,7 +175,7 @@ filled as (
         coalesce(cohort_activity.transaction_revenue, 0)             as transaction_revenue,
         coalesce(cohort_activity.subscription_revenue, 0)            as subscription_revenue,
         coalesce(cohort_activity.transaction_revenue, 0)
-        + coalesce(cohort_activity.subscription_revenue, 0)      as revenue
+        + coalesce(cohort_activity.subscription_revenue, 0)      as total_revenue
     from spine
     left join cohort_activity
         on
@@ -195,14 +195,14 @@ final as (
         {{ safe_divide('active_customers', 'cohort_customers') }}    as retention_rate,
         transaction_revenue,
         subscription_revenue,
-        revenue,
-        {{ safe_divide('revenue', 'max(case when months_since_first = 0 then revenue end) over (partition by cohort_month)') }}
+        total_revenue,
+        {{ safe_divide('total_revenue', 'max(case when months_since_first = 0 then total_revenue end) over (partition by cohort_month)') }}
             as revenue_retention,
-        sum(revenue) over (
+        sum(total_revenue) over (
             partition by cohort_month order by months_since_first
             rows between unbounded preceding and current row
         )                                                            as cumulative_revenue,
-        {{ safe_divide('sum(revenue) over (partition by cohort_month order by months_since_first rows between unbounded preceding and current row)', 'cohort_customers') }}
+        {{ safe_divide('sum(total_revenue) over (partition by cohort_month order by months_since_first rows between unbounded preceding and current row)', 'cohort_customers') }}
             as cumulative_revenue_per_customer
     from filled
 

@@ -20,7 +20,7 @@ final as (
         avg(clv.tenure_months)                                      as avg_tenure_months,
         avg(cast(customers.has_tech_support as integer))            as tech_support_share,
         avg(cast(customers.has_multiple_lines as integer))          as multiple_lines_share,
-        sum(clv.clv)                                                as revenue
+        sum(clv.clv)                                                as historical_value
     from clv
     left join customers using (customer_id)
     group by clv.clv_segment

@@ -1,6 +1,6 @@
 {#- Demographic segment profiles: one row per customer attribute
     (var profile_dimensions: occupation, age_group, referral_channel, country,
-    region by default) and value, with size, buyers, revenue, spend, churn and
+    region by default) and value, with size, buyers, historical value, spend, churn and
     engagement. One GROUPING SETS pass over all customers. An attribute the
     dataset never fills is left out; a missing value is '(missing)'.
     Deterministic: every sum and average is over exact values (integers,
@@ -33,8 +33,8 @@ final as (
         cast(null as varchar) as dimension_name, cast(null as varchar) as dimension_value,
         cast(null as bigint) as customers, cast(null as double) as share_of_customers,
         cast(null as bigint) as buyers, cast(null as bigint) as subscribers,
-        cast(null as decimal(38, 2)) as revenue, cast(null as decimal(38, 2)) as transaction_revenue,
-        cast(null as double) as avg_spend, cast(null as double) as revenue_per_customer,
+        cast(null as decimal(38, 2)) as historical_value, cast(null as decimal(38, 2)) as transaction_revenue,
+        cast(null as double) as avg_spend, cast(null as double) as historical_value_per_customer,
         cast(null as bigint) as customers_with_history, cast(null as bigint) as lapsed_customers,
         cast(null as double) as lapsed_share, cast(null as double) as avg_watch_minutes,
         cast(null as double) as completion_rate
@@ -72,10 +72,10 @@ grouped as (
         count(*)                                                           as customers,
         count(*) filter (where orders > 0)                                 as buyers,
         count(*) filter (where has_subscription)                           as subscribers,
-        sum(historical_value)                                              as revenue,
+        sum(historical_value)                                              as historical_value,
         sum(total_spend)                                                   as transaction_revenue,
         {{ safe_divide('sum(total_spend)', 'count(*) filter (where orders > 0)') }} as avg_spend,
-        {{ safe_divide('sum(historical_value)', 'count(*)') }}             as revenue_per_customer,
+        {{ safe_divide('sum(historical_value)', 'count(*)') }}             as historical_value_per_customer,
         count(*) filter (where has_value_history)                          as customers_with_history,
         count(*) filter (where is_lapsed)                                  as lapsed_customers,
         {{ safe_divide('count(*) filter (where is_lapsed)', 'count(*) filter (where has_value_history)') }} as lapsed_share,
@@ -111,10 +111,10 @@ final as (
         {{ safe_divide('customers', 'dimension_customers') }}              as share_of_customers,
         buyers,
         subscribers,
-        revenue,
+        historical_value,
         transaction_revenue,
         avg_spend,
-        revenue_per_customer,
+        historical_value_per_customer,
         customers_with_history,
         lapsed_customers,
         lapsed_share,

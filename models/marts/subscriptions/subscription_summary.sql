@@ -63,7 +63,7 @@ summarised as (
         dim_{{ name }}                                                  as dimension_value,
         count(*)                                                        as subscriptions,
         count(distinct customer_id)                                     as customers,
-        sum(period_revenue)                                             as revenue,
+        sum(period_revenue)                                             as subscription_revenue,
         count(*) filter (where is_ended)                                as ended_subscriptions,
         {{ safe_divide('count(*) filter (where is_ended)', 'count(*)') }} as ended_share,
         count(*) filter (where is_cancelled)                            as cancelled_subscriptions,
@@ -82,7 +82,7 @@ final as (
 
     select
         *,
-        {{ safe_divide('revenue', 'sum(revenue) over (partition by dimension_name)') }} as revenue_share
+        {{ safe_divide('subscription_revenue', 'sum(subscription_revenue) over (partition by dimension_name)') }} as revenue_share
     from summarised
 
 )
