@@ -5,7 +5,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from dbt_harness import dataset_default_build
+from dbt_harness import dataset_default_build, run_dbt
+
+# the past as-of date of the shared past build of demo (fixture demo_past_build)
+DEMO_PAST_AS_OF = "2024-06-30"
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +35,16 @@ def dataset_build(tmp_path_factory):
 def demo_build(dataset_build):
     """The default dataset's shared build (test_demo_build, test_report, test_semantic_layer, ...)."""
     return dataset_build("demo")
+
+
+@pytest.fixture(scope="session")
+def demo_past_build(tmp_path_factory):
+    """The one full `dbt build` of demo with only as_of_date set to DEMO_PAST_AS_OF
+    (vars {dataset: demo, as_of_date: 2024-06-30}, published), shared by the tests that
+    read the warehouse at that date: test_settings (every node and unit test passes with
+    a past as_of_date on the command line), test_billing and test_definitions (the
+    figures at the past date; their models are all in it). Read it, never write to it."""
+    result = run_dbt(tmp_path_factory.mktemp("demo_past"), vars={"dataset": "demo", "as_of_date": DEMO_PAST_AS_OF})
+    assert result.returncode == 0, result.output[-4000:]
+    assert result.db_path == result.published_path, "the full, passing build did not publish"
+    return result

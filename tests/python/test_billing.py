@@ -18,7 +18,6 @@ import pytest
 from dbt_harness import partial_build
 
 PAST_AS_OF = "2024-06-30"
-MODELS = "+cohort_retention +subscription_summary +int_customer_value_features +int_customer_subscription_status"
 
 
 
@@ -28,8 +27,12 @@ def today(demo_build):
 
 
 @pytest.fixture(scope="module")
-def past(tmp_path_factory):
-    return partial_build(tmp_path_factory.mktemp("billing_past"), MODELS, {"as_of_date": PAST_AS_OF})
+def past(demo_past_build):
+    # the session's full build of demo at 2024-06-30 (conftest.py): it holds the models read
+    # here (+cohort_retention +subscription_summary +int_customer_value_features
+    # +int_customer_subscription_status)
+    assert demo_past_build.scalar("select max(resolved_as_of_date) from run_settings") == PAST_AS_OF
+    return demo_past_build
 
 
 def _periods(result) -> pd.DataFrame:

@@ -1,19 +1,15 @@
 """Definitions that must be exact (issue 9): the as-of cut-off, "open at the
 as-of date", "active", and exact decimal clv_score, on the bundled demo data.
 
-Two partial builds of the demo dataset (few models, no Python step): one at the
-default as-of date (the latest date in the data, 2024-12-31) and one at a past
-as-of date. Each figure is recomputed here from the intermediate layer with the
-stated rule, so a second, drifted copy of a definition shows up as a mismatch."""
+Two builds of the demo dataset, both shared by the session (conftest.py): the
+default one (as-of date the latest date in the data, 2024-12-31) and one with a past
+as_of_date (demo_past_build). Each figure is recomputed here from the
+intermediate layer with the stated rule, so a second, drifted copy of a definition shows up as a mismatch."""
 from __future__ import annotations
 
 import pytest
 
-from dbt_harness import partial_build
-
-PAST_AS_OF = "2024-06-30"
-# no --indirect-selection eager: a relationships test of an unselected child
-# (campaign_targets -> customer_clv) would run against a table not built
+PAST_AS_OF = "2024-06-30"  # conftest.DEMO_PAST_AS_OF
 
 
 
@@ -23,9 +19,11 @@ def today(demo_build):
 
 
 @pytest.fixture(scope="module")
-def past(tmp_path_factory):
-    return partial_build(tmp_path_factory.mktemp("definitions_past"),
-                          "+customer_clv +customer_features +churn_by_segment", {"as_of_date": PAST_AS_OF})
+def past(demo_past_build):
+    # the session's full build of demo at 2024-06-30 (conftest.py; it holds
+    # +customer_clv +customer_features +churn_by_segment)
+    assert demo_past_build.scalar("select max(resolved_as_of_date) from run_settings") == PAST_AS_OF
+    return demo_past_build
 
 
 # -- 3.4: open at the as-of date = no end, or an end after the as-of *day* ------

@@ -166,9 +166,12 @@ def unit_tests_passed(output: str) -> set[str]:
     return set(re.findall(r"PASS \w+::(\w+)", output))
 
 
-def test_past_as_of_date_on_the_command_line_passes_every_unit_test(tmp_path):
-    result = run_dbt(tmp_path, vars={"dataset": "demo", "as_of_date": "2024-06-30"})
+def test_past_as_of_date_on_the_command_line_passes_every_unit_test(demo_past_build):
+    # the session's full build of demo with as_of_date 2024-06-30 on the command line (conftest.py)
+    result = demo_past_build
     assert result.returncode == 0, result.output[-4000:]
+    vars_ = json.loads((Path(result.published_path).parent / "target" / "run_results.json").read_text())["args"]["vars"]
+    assert (yaml.safe_load(vars_) if isinstance(vars_, str) else vars_) == {"dataset": "demo", "as_of_date": "2024-06-30"}
     assert re.search(r"ERROR=0 SKIP=0", result.output), result.output[-2000:]
     assert unit_tests_passed(result.output) == unit_test_names()
     assert {"tier_movements_new_upgrade_churn_reactivation_retained",
