@@ -158,25 +158,28 @@ def test_no_cancellation_after_a_past_as_of_date_is_visible(past):
 
 # -- item 9: tier_segment_profile is byte-identical across builds ----------------------
 
-def test_tier_segment_profile_is_deterministic(tmp_path_factory):
+def test_tier_segment_profile_is_deterministic(today, tmp_path_factory):
     """Same input, same bytes: a second build, and the model's compiled SQL run
     again over its inputs stored in another row order (which changes the order
-    a float sum meets the rows), give exactly the built rows."""
+    a float sum meets the rows), give exactly the built rows. The first build is
+    the session's default build of demo (`today`), the second a partial build of
+    +tier_segment_profile of its own: two separate dbt runs of the same input."""
     import shutil
 
     import duckdb
 
-    workdirs = [tmp_path_factory.mktemp(f"tier_profile_{i}") for i in range(2)]
-    runs = [partial_build(workdir, "+tier_segment_profile", {}) for workdir in workdirs]
+    workdir = tmp_path_factory.mktemp("tier_profile")
+    own = partial_build(workdir, "+tier_segment_profile", {})
+    assert own.db_path == own.build_path and own.db_path != today.db_path
     query = "select * from tier_segment_profile order by plan_level, rfm_segment"
-    first, second = ([tuple(repr(v) for v in row) for row in run.query(query)] for run in runs)
+    first, second = ([tuple(repr(v) for v in row) for row in run.query(query)] for run in (today, own))
     assert len(first) > 0
     assert first == second
 
-    compiled = next((workdirs[0] / "target" / "compiled").rglob("tier_segment_profile.sql")).read_text()
-    reordered = workdirs[0] / "reordered" / runs[0].db_path.name
+    compiled = next((workdir / "target" / "compiled").rglob("tier_segment_profile.sql")).read_text()
+    reordered = workdir / "reordered" / own.db_path.name
     reordered.parent.mkdir()
-    shutil.copy(runs[0].db_path, reordered)
+    shutil.copy(own.db_path, reordered)
     with duckdb.connect(str(reordered)) as con:
         for table in ["customer_features", "customer_clv_forecast", "customer_churn_risk",
                       "customer_tier_change_risk", "customer_rfm"]:
