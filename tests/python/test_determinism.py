@@ -2,8 +2,9 @@
 give rfm_segment_summary and demographic_segment_profile identical to the last bit
 of every float (no float summed in an order that depends on the threads).
 
-Two partial builds into two folders; every row (ordered by the key) and every
-column is compared exactly: floats by their IEEE-754 bits, decimals as decimals.
+Two builds into two folders (the session's default build and a partial one of its
+own); every row (ordered by the key) and every column is compared exactly:
+floats by their IEEE-754 bits, decimals as decimals.
 A float sum depends on the order its terms are added in, which parallel
 aggregation does not fix; a third build reads the same demo rows from files
 whose lines are shuffled (a fixed order that differs from the bundled one), so an
@@ -39,9 +40,12 @@ def _build(workdir, vars: dict):
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory):
-    return [_build(tmp_path_factory.mktemp(name), {"dataset": "demo"})
-            for name in ["determinism_first", "determinism_second"]]
+def builds(demo_build, tmp_path_factory):
+    """The session's default build of demo (conftest.py) and a partial build of the
+    marts of its own: two separate dbt runs of the same input."""
+    second = _build(tmp_path_factory.mktemp("determinism_second"), {"dataset": "demo"})
+    assert second.db_path != demo_build.db_path
+    return [demo_build, second]
 
 
 @pytest.fixture(scope="module")
