@@ -7,7 +7,7 @@ import csv
 
 import pytest
 
-from dbt_harness import PROJECT_DIR, run_dbt
+from dbt_harness import PARTIAL, PROJECT_DIR, run_dbt
 
 SEED = PROJECT_DIR / "seeds" / "nexa_sat" / "nexa_sat_subscribers.csv"
 
@@ -61,27 +61,37 @@ def test_dirty_copy_is_quarantined_and_reconciles(tmp_path):
     assert result.scalar("select count(*) from intermediate.int_customers") == rows_in - 9
 
 
-@pytest.mark.parametrize("vars, named", [
-    ({"dataset": "nope"}, "dataset"),
-    ({"dataset": "nexa_sat", "clv_population": "everyone"}, "clv_population"),
-    ({"dataset": "nexa_sat", "clv_score_weights": {"monthly_amount": "lots"}}, "clv_score_weights"),
-    ({"dataset": "nexa_sat", "clv_score_weights": {"no_such_feature": 1}}, "clv_score_weights"),
+# the stops in on-run-start come before any node whatever is selected; a feature name
+# is checked against int_customer_value_features' columns when customer_clv_score
+# runs, so that case builds only that model and its parents
+CLV_SCORE = ["--select", "+customer_clv_score", *PARTIAL]
+
+
+@pytest.mark.parametrize("vars, named, extra", [
+    ({"dataset": "nope"}, "dataset", None),
+    ({"dataset": "nexa_sat", "clv_population": "everyone"}, "clv_population", None),
+    ({"dataset": "nexa_sat", "clv_score_weights": {"monthly_amount": "lots"}}, "clv_score_weights", None),
+    ({"dataset": "nexa_sat", "clv_score_weights": {"no_such_feature": 1}}, "clv_score_weights", CLV_SCORE),
     ({"dataset": "nexa_sat", "clv_segments": [{"label": "Low", "percentile": 0.2}, {"label": "High", "percentile": 0.9}]},
-     "clv_segments"),
-    ({"dataset": "nexa_sat", "as_of_date": "yesterday"}, "as_of_date"),
+     "clv_segments", None),
+    ({"dataset": "nexa_sat", "as_of_date": "yesterday"}, "as_of_date", None),
 ])
-def test_wrong_setting_stops_the_build_naming_it(tmp_path, vars, named):
-    result = run_dbt(tmp_path, vars=vars)
+def test_wrong_setting_stops_the_build_naming_it(tmp_path, vars, named, extra):
+    result = run_dbt(tmp_path, vars=vars, extra=extra)
     assert result.returncode != 0
     assert f"var('{named}')" in result.output or f"var '{named}'" in result.output, result.output[-3000:]
 
 
 def test_changing_a_setting_changes_the_result_and_fails_the_figure_test(tmp_path):
-    # the published-figure test is live: other cut-offs must break it
+    # the published-figure test is live: other cut-offs must break it (the test and
+    # the models it reads are enough; test_publishing runs the full failing build)
     result = run_dbt(tmp_path, vars={"dataset": "nexa_sat", "clv_segments": [
         {"label": "High Value", "op": ">", "percentile": 0.9},
         {"label": "Moderate Value", "op": ">=", "percentile": 0.5},
-        {"label": "Low Value", "op": ">=", "percentile": 0.25}]})
+        {"label": "Low Value", "op": ">=", "percentile": 0.25}]},
+        extra=["--select", "+assert_nexa_sat_published_figures", *PARTIAL])
     assert result.returncode != 0
     assert "assert_nexa_sat_published_figures" in result.output
+    assert "FAIL" in result.output and "assert_nexa_sat_published_figures" in \
+        " ".join(line for line in result.output.splitlines() if "FAIL" in line), result.output[-3000:]
     assert result.scalar("select count(*) from customer_clv where clv_segment = 'High Value'") < 641
