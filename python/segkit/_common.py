@@ -7,6 +7,8 @@ from __future__ import annotations
 import functools
 import json
 import math
+import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -133,6 +135,37 @@ def json_default(v: Any) -> Any:
     return str(v)
 
 
+def lower_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """df with lower-case column names (Snowflake-style upper-case input accepted)."""
+    return df.rename(columns={c: c.lower() for c in df.columns})
+
+
+def typed_frame(rows: Sequence[Any], dtypes: Mapping[str, str]) -> pd.DataFrame:
+    """A table with exactly the columns and dtypes of ``dtypes`` (also when
+    ``rows`` is empty); each row is a dict (a missing key is null) or a tuple in
+    column order."""
+    def cell(r: Any, i: int, c: str) -> Any:
+        return r.get(c) if isinstance(r, Mapping) else r[i]
+
+    return pd.DataFrame({c: pd.Series([cell(r, i, c) for r in rows], dtype=t) for i, (c, t) in enumerate(dtypes.items())})
+
+
+# --------------------------------------------------------------------------- #
+# Settings and the build log
+# --------------------------------------------------------------------------- #
+def require(settings: Mapping[str, Any], name: str) -> Any:
+    """settings[name]; KeyError naming the var when run_settings lacks it."""
+    if name not in settings:
+        raise KeyError(f"setting {name!r} missing from run_settings; "
+                       "declare it under vars: in dbt_project.yml (run_settings records every var)")
+    return settings[name]
+
+
+def progress(message: str) -> None:
+    """One progress line on stderr (dbt shows it in its output)."""
+    print(f"[segkit] {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
 def single_threaded(func: _F) -> _F:
     """Run ``func`` with BLAS and OpenMP limited to one thread.
 
@@ -240,6 +273,5 @@ def decide_classifier(step: str, model: str, labels: Any, cv_folds: int) -> FitD
 
 def decisions_frame(decisions: Sequence[FitDecision]) -> pd.DataFrame:
     """The decisions as a typed table (FIT_DECISION_COLUMNS), also when empty."""
-    rows = [d.to_record() for d in decisions]
-    return pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype="int64" if c == "rows_available" else "string")
-                         for c in FIT_DECISION_COLUMNS})
+    return typed_frame([d.to_record() for d in decisions],
+                       {c: "int64" if c == "rows_available" else "string" for c in FIT_DECISION_COLUMNS})

@@ -34,6 +34,8 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1, logsumexp
 
+from segkit._common import lower_columns, progress, require, typed_frame
+
 FloatArray = np.ndarray
 
 
@@ -311,37 +313,14 @@ class BetaGeometricBetaBinomial:
         sign = 1.0 if g > 1 else -1.0
         return np.exp(log_first + c) * sign * diff
 
-    def expected_transactions(self, n: Any) -> FloatArray:
-        """E[X(n)]: expected transactions in n opportunities of a new customer."""
-        n_ = np.asarray(n, dtype=np.float64)
-        a, b, g, d = self.params
-        ratio = np.exp(gammaln(g + d) - gammaln(1 + d) + gammaln(1 + d + n_) - gammaln(g + d + n_))
-        return a / (a + b) * d / (g - 1) * (1 - ratio)
-
 
 # --------------------------------------------------------------------------- #
 # dbt steps
 # --------------------------------------------------------------------------- #
-def _require(settings: Mapping[str, Any], name: str) -> Any:
-    if name not in settings:
-        raise KeyError(f"setting {name!r} missing from run_settings; "
-                       "declare it under vars: in dbt_project.yml (run_settings records every var)")
-    return settings[name]
-
-
-def _progress(message: str) -> None:
-    from segkit.dbt_steps import progress
-    progress(message)
-
-
 PARAMETER_COLUMNS = {"model": "string", "segment": "string", "parameter": "string", "value": "float64",
                      "std_error": "float64", "log_likelihood": "float64", "n_parameters": "Int64",
                      "aic": "float64", "bic": "float64", "n_customers": "int64", "converged": "bool",
                      "period": "string", "note": "string"}
-
-
-def _parameter_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series([r.get(c) for r in rows], dtype=t) for c, t in PARAMETER_COLUMNS.items()})
 
 
 def _model_rows(model: str, segment: str, fitter: Any, names: tuple[str, ...], period: str) -> list[dict[str, Any]]:
@@ -354,7 +333,7 @@ def _model_rows(model: str, segment: str, fitter: Any, names: tuple[str, ...], p
 
 
 def _not_fitted(model: str, segment: str, n: int, period: str, note: str) -> dict[str, Any]:
-    _progress(f"{model} [{segment}]: skipped ({note})")
+    progress(f"{model} [{segment}]: skipped ({note})")
     return dict(model=model, segment=segment, parameter=None, value=None, std_error=None, log_likelihood=None,
                 n_parameters=None, aic=None, bic=None, n_customers=n, converged=False, period=period, note=note)
 
@@ -364,7 +343,7 @@ SBG_PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
 
 def sbg_period_name(settings: Mapping[str, Any]) -> str:
-    period = str(_require(settings, "sbg_period"))
+    period = str(require(settings, "sbg_period"))
     if period not in SBG_PERIOD_MONTHS:
         raise ValueError(f"sbg_period {period!r} is not one of {sorted(SBG_PERIOD_MONTHS)}")
     return period
@@ -377,11 +356,11 @@ def fit_sbg_step(lifetimes: pd.DataFrame, settings: Mapping[str, Any]) -> pd.Dat
     end: plan_level, renewals_at_calibration, is_lost_at_calibration. Segments:
     'all' (every plan level pooled), and each plan level when sbg_segmentation is plan_level.
     Rows are grouped into unique (renewals, lost) patterns with counts."""
-    frame = lifetimes.rename(columns={c: c.lower() for c in lifetimes.columns})
+    frame = lower_columns(lifetimes)
     frame = frame[frame["renewals_at_calibration"].notna()]
     period = sbg_period_name(settings)
     segments: list[tuple[str, pd.DataFrame]] = [("all", frame)]
-    if _require(settings, "sbg_segmentation") == "plan_level":
+    if require(settings, "sbg_segmentation") == "plan_level":
         for level, g in sorted(frame.groupby(frame["plan_level"].fillna("(none)"), sort=True), key=lambda kv: str(kv[0])):
             segments.append((str(level), g))
     rows: list[dict[str, Any]] = []
@@ -399,14 +378,14 @@ def fit_sbg_step(lifetimes: pd.DataFrame, settings: Mapping[str, Any]) -> pd.Dat
                 note = (f"no heterogeneity in churn: alpha + beta = {fit.alpha + fit.beta:.3g} (the fit runs off to the "
                         f"geometric limit; only the churn rate alpha / (alpha + beta) = {fit.alpha / (fit.alpha + fit.beta):.4f} "
                         "is identified, the standard errors are not meaningful)")
-                _progress(f"sBG [{segment}]: {note}")
+                progress(f"sBG [{segment}]: {note}")
                 for r in model_rows:
                     r["note"] = note
             rows.extend(model_rows)
         except ValueError as exc:
             rows.append(_not_fitted("sbg", segment, len(g), period, str(exc)))
-    _progress(f"sBG: {len(segments)} segment(s) fitted in {time.perf_counter() - started:.1f}s")
-    return _parameter_frame(rows)
+    progress(f"sBG: {len(segments)} segment(s) fitted in {time.perf_counter() - started:.1f}s")
+    return typed_frame(rows, PARAMETER_COLUMNS)
 
 
 def _sbg_fitters(params: pd.DataFrame) -> dict[str, ShiftedBetaGeometric]:
@@ -431,9 +410,9 @@ def sbg_residual_value_step(open_periods: pd.DataFrame, params: pd.DataFrame, se
     payment undiscounted, d per period from sbg_annual_discount_rate) and
     contractual_clv = payment per period (monthly_amount x the months of an sbg_period) x DERL.
     """
-    frame = open_periods.rename(columns={c: c.lower() for c in open_periods.columns})
+    frame = lower_columns(open_periods)
     months = SBG_PERIOD_MONTHS[sbg_period_name(settings)]
-    annual = float(_require(settings, "sbg_annual_discount_rate"))
+    annual = float(require(settings, "sbg_annual_discount_rate"))
     d = (1.0 + annual) ** (months / 12.0) - 1.0
     fitters = _sbg_fitters(params)
     out = pd.DataFrame({
@@ -470,23 +449,24 @@ def sbg_residual_value_step(open_periods: pd.DataFrame, params: pd.DataFrame, se
 def fit_bgbb_step(summary: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame:
     """bgbb_parameters: BG/BB on bgbb_input (frequency, recency, n_opportunities per
     customer), fitted on the unique (x, t_x, n) rows with their counts."""
-    frame = summary.rename(columns={c: c.lower() for c in summary.columns})
-    period = str(_require(settings, "bgbb_period"))
+    frame = lower_columns(summary)
+    period = str(require(settings, "bgbb_period"))
     frame = frame[frame["n_opportunities"].notna() & (frame["n_opportunities"] > 0)]
     if frame.empty:
-        return _parameter_frame([_not_fitted("bg_bb", "all", 0, period,
-                                             "no customer with a transaction opportunity after the first purchase")])
+        return typed_frame([_not_fitted("bg_bb", "all", 0, period,
+                                        "no customer with a transaction opportunity after the first purchase")],
+                           PARAMETER_COLUMNS)
     grouped = frame.groupby(["frequency", "recency", "n_opportunities"], sort=True).size().reset_index(name="n")
     started = time.perf_counter()
-    _progress(f"BG/BB: fitting {len(frame):,} customers ({len(grouped):,} unique rows)")
+    progress(f"BG/BB: fitting {len(frame):,} customers ({len(grouped):,} unique rows)")
     try:
         fit = BetaGeometricBetaBinomial().fit(grouped["frequency"], grouped["recency"], grouped["n_opportunities"],
                                               weights=grouped["n"])
         rows = _model_rows("bg_bb", "all", fit, BetaGeometricBetaBinomial.PARAMS, period)
     except ValueError as exc:
         rows = [_not_fitted("bg_bb", "all", len(frame), period, str(exc))]
-    _progress(f"BG/BB done in {time.perf_counter() - started:.1f}s")
-    return _parameter_frame(rows)
+    progress(f"BG/BB done in {time.perf_counter() - started:.1f}s")
+    return typed_frame(rows, PARAMETER_COLUMNS)
 
 
 BGBB_COLUMNS = ["customer_id", "frequency", "recency", "n_opportunities", "probability_alive",
@@ -496,8 +476,8 @@ BGBB_COLUMNS = ["customer_id", "frequency", "recency", "n_opportunities", "proba
 def score_bgbb_step(summary: pd.DataFrame, params: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame:
     """customer_bgbb: P(alive at the next opportunity) and the expected number of
     transactions in the next bgbb_forecast_periods opportunities, per customer."""
-    frame = summary.rename(columns={c: c.lower() for c in summary.columns})
-    periods = int(_require(settings, "bgbb_forecast_periods"))
+    frame = lower_columns(summary)
+    periods = int(require(settings, "bgbb_forecast_periods"))
     out = pd.DataFrame({"customer_id": frame["customer_id"].astype("string"),
                         "frequency": frame["frequency"].astype("int64"),
                         "recency": frame["recency"].astype("int64"),
@@ -514,5 +494,5 @@ def score_bgbb_step(summary: pd.DataFrame, params: pd.DataFrame, settings: Mappi
         out.loc[ok, "expected_transactions_next"] = np.round(f.conditional_expected_transactions(
             periods, h["frequency"], h["recency"], h["n_opportunities"]), 10)
     out["forecast_periods"] = periods
-    out["period"] = str(_require(settings, "bgbb_period"))
+    out["period"] = str(require(settings, "bgbb_period"))
     return out[BGBB_COLUMNS].sort_values("customer_id", kind="stable").reset_index(drop=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import sys
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -17,7 +16,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segkit._common import FitDecision, canonical_order, decide_classifier, decide_size, decisions_frame, float_column
+from segkit._common import (
+    FitDecision,
+    canonical_order,
+    decide_classifier,
+    decide_size,
+    decisions_frame,
+    float_column,
+    lower_columns,
+    progress,
+    typed_frame,
+)
+from segkit._common import require as _require
 from segkit.clustering import cluster_customers
 
 LABEL_COLUMNS = ["customer_id", "method", "cluster_id", "value_tier", "distance", "is_outlier",
@@ -40,23 +50,11 @@ def run_info_column(info: str, index: pd.Index) -> pd.Series:
     return pd.Series(values, index=index, dtype=object, copy=False)
 
 
-def progress(message: str) -> None:
-    """One progress line on stderr (dbt shows it in its output)."""
-    print(f"[segkit] {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
-
-
 def _logged(decision: FitDecision) -> FitDecision:
     """The decision, announced on stderr unless the model is fitted as configured."""
     if decision.status != "fitted":
         progress(decision.message())
     return decision
-
-
-def _require(settings: Mapping[str, Any], name: str) -> Any:
-    if name not in settings:
-        raise KeyError(f"setting {name!r} missing from run_settings; "
-                       "declare it under vars: in dbt_project.yml (run_settings records every var)")
-    return settings[name]
 
 
 def expand_feature_patterns(patterns: Iterable[str], columns: Iterable[str]) -> list[str]:
@@ -174,7 +172,7 @@ FORECAST_COLUMNS = ["customer_id", "has_purchase_history", "frequency", "recency
 
 def _rfm_frame(rfm: pd.DataFrame) -> pd.DataFrame:
     """customer_rfm with lower-case column names and the BTYD columns as floats."""
-    out = rfm.rename(columns={c: c.lower() for c in rfm.columns})
+    out = lower_columns(rfm)
     missing = [c for c in ("customer_id", "frequency", "recency", "t", "monetary_value") if c not in out.columns]
     if missing:
         raise ValueError(f"customer_rfm lacks the BTYD columns {missing}")
@@ -207,7 +205,7 @@ def fit_clv_models(rfm: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFra
 
     if frame.empty:
         note = "no customer with a purchase before the as-of date"
-        return _parameter_frame([not_fitted("bg_nbd", 0, note), not_fitted("gamma_gamma", 0, note)])
+        return typed_frame([not_fitted("bg_nbd", 0, note), not_fitted("gamma_gamma", 0, note)], PARAMETER_COLUMNS)
     started = time.perf_counter()
     grouped = frame.groupby(["frequency", "recency", "t"], sort=True).size().reset_index(name="n")
     progress(f"BG/NBD: fitting {len(frame):,} customers ({len(grouped):,} unique rows)")
@@ -233,16 +231,12 @@ def fit_clv_models(rfm: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFra
     except ValueError as exc:
         rows.append(not_fitted("gamma_gamma", len(repeat), str(exc)))
     progress(f"BG/NBD + Gamma-Gamma done in {time.perf_counter() - started:.1f}s")
-    return _parameter_frame(rows)
+    return typed_frame(rows, PARAMETER_COLUMNS)
 
 
 PARAMETER_COLUMNS = {"model": "string", "parameter": "string", "value": "float64", "log_likelihood": "float64",
                      "n_customers": "int64", "n_excluded": "int64", "converged": "bool", "time_unit": "string",
                      "note": "string"}
-
-
-def _parameter_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=t) for c, t in PARAMETER_COLUMNS.items()})
 
 
 def clv_decisions(params: pd.DataFrame, reused: Mapping[str, Any] | None = None) -> list[FitDecision]:
