@@ -164,6 +164,55 @@ def _minimize(
     return best_x, ok, message
 
 
+def _penalized(
+    loglik_and_grad: Callable[[FloatArray], tuple[float, FloatArray]], total_w: float, pen: float
+) -> Callable[[FloatArray], tuple[float, FloatArray]]:
+    """The objective every BTYD fit minimises: the mean weighted negative
+    log-likelihood plus the L2 penalty ``pen * sum(params**2)``, over the
+    log-parameters, and its gradient there (inf where either is not finite)."""
+
+    def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
+        params = np.exp(log_params)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            ll, grad = loglik_and_grad(params)
+        f = -ll / total_w + pen * float(np.sum(params**2))
+        g = -grad * params / total_w + pen * 2.0 * params**2
+        if not np.isfinite(f) or not np.all(np.isfinite(g)):
+            return np.inf, np.zeros_like(log_params)
+        return f, g
+
+    return objective
+
+
+def _grouped_x(x: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The distinct x, each row's index into them and the total weight at each."""
+    ux, inv = np.unique(x, return_inverse=True)
+    return ux, inv, np.bincount(inv, weights=w, minlength=ux.shape[0])
+
+
+def _check_positive(params: dict[str, float]) -> dict[str, float]:
+    """The parameters as floats; ValueError unless each is positive and finite."""
+    for name, v in params.items():
+        if not (np.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be positive and finite, got {v}")
+    return {name: float(v) for name, v in params.items()}
+
+
+def _rate_start(x: FloatArray, T: FloatArray, w: FloatArray) -> tuple[float, float]:
+    """(r, alpha) to start a fit from: r = 1 and alpha = 1 / (mean repeat
+    purchases / mean T), the gamma mean rate of the data."""
+    mean_rate = float(np.average(x, weights=w) / max(np.average(T, weights=w), 1e-12))
+    return 1.0, 1.0 / max(mean_rate, 1e-6)
+
+
+def _check_t(t: ArrayLike, *arrays: FloatArray) -> list[FloatArray]:
+    """A forecast length ``t`` (finite, >= 0) broadcast against the customer arrays."""
+    t_arr = np.asarray(t, dtype=np.float64)
+    if np.any(~np.isfinite(t_arr)) or np.any(t_arr < 0):
+        raise ValueError("t must be finite and non-negative")
+    return np.broadcast_arrays(t_arr, *arrays)
+
+
 # --------------------------------------------------------------------------- #
 # BG/NBD
 # --------------------------------------------------------------------------- #
@@ -276,8 +325,8 @@ class BetaGeoFitter:
 
     @staticmethod
     def _group_x(x: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray]:
-        ux, inv = np.unique(x, return_inverse=True)
-        return ux, np.bincount(inv, weights=w, minlength=ux.shape[0])
+        ux, _, wx = _grouped_x(x, w)
+        return ux, wx
 
     # -- fitting ------------------------------------------------------------
     def fit(
@@ -307,23 +356,10 @@ class BetaGeoFitter:
         x, t_x, T_, w = x[used], t_x[used], T_[used], w[used]
         total_w = float(w.sum())
 
-        if initial_params is None:
-            # method-of-moments flavoured start: rate ~ mean repeat purchases / mean T
-            mean_rate = float(np.average(x, weights=w) / max(np.average(T_, weights=w), 1e-12))
-            initial_params = (1.0, 1.0 / max(mean_rate, 1e-6), 1.0, 1.0)
-        x0 = np.log(np.asarray(initial_params, dtype=np.float64))
-        pen = float(self.penalizer_coef)
+        x0 = np.log(np.asarray(initial_params or (*_rate_start(x, T_, w), 1.0, 1.0), dtype=np.float64))
         ux, wx = self._group_x(x, w)
-
-        def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
-            params = np.exp(log_params)
-            ll, grad = self._loglik_and_grad(params, x, t_x, T_, w, ux, wx)
-            f = -ll / total_w + pen * float(np.sum(params**2))
-            g = -grad * params / total_w + pen * 2.0 * params**2
-            if not np.isfinite(f) or not np.all(np.isfinite(g)):
-                return np.inf, np.zeros_like(log_params)
-            return f, g
-
+        objective = _penalized(lambda params: self._loglik_and_grad(params, x, t_x, T_, w, ux, wx), total_w,
+                               float(self.penalizer_coef))
         log_params, ok, msg = _minimize(objective, x0, self.tol, self.maxiter)
         params = np.exp(log_params)
         self.params_ = dict(zip(("r", "alpha", "a", "b"), map(float, params)))
@@ -346,11 +382,8 @@ class BetaGeoFitter:
     @classmethod
     def from_params(cls, r: float, alpha: float, a: float, b: float) -> BetaGeoFitter:
         """Build a fitter with given parameters (e.g. published ones)."""
-        for name, v in (("r", r), ("alpha", alpha), ("a", a), ("b", b)):
-            if not (np.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be positive and finite, got {v}")
         f = cls()
-        f.params_ = {"r": float(r), "alpha": float(alpha), "a": float(a), "b": float(b)}
+        f.params_ = _check_positive({"r": r, "alpha": alpha, "a": a, "b": b})
         return f
 
     def log_likelihood(
@@ -372,12 +405,15 @@ class BetaGeoFitter:
         ``1 / (1 + [x>0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x))``; equals 1
         when ``frequency == 0`` (stated convention).
         """
-        r, alpha, a, b = self._params()
-        x, t_x, T_ = _check_rfm(frequency, recency, T)
+        return self._p_alive(*self._params(), *_check_rfm(frequency, recency, T))
+
+    @staticmethod
+    def _p_alive(r: float, alpha: float, a: float, b: float, x: FloatArray, t_x: FloatArray,
+                 T: FloatArray) -> FloatArray:
         has_repeat = x > 0
         b_x1 = np.where(has_repeat, b + x - 1.0, 1.0)
         log_odds_dead = (np.log(a) - np.log(b_x1)
-                         + (r + x) * (np.log(alpha + T_) - np.log(alpha + t_x)))
+                         + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)))
         return np.where(has_repeat, expit(-log_odds_dead), 1.0)
 
     @staticmethod
@@ -407,13 +443,9 @@ class BetaGeoFitter:
         self, r: float, alpha: float, a: float, b: float,
         t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray,
     ) -> FloatArray:
-        has_repeat = x > 0
-        b_x1 = np.where(has_repeat, b + x - 1.0, 1.0)
         first = (a + b + x - 1.0) / (a - 1.0)
         second = self._one_minus_hyp_term(r, alpha, a, b, t, x, T)
-        log_odds_dead = (np.log(a) - np.log(b_x1)
-                         + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)))
-        p_alive = np.where(has_repeat, expit(-log_odds_dead), 1.0)
+        p_alive = self._p_alive(r, alpha, a, b, x, t_x, T)
         return first * second * p_alive + 0.0  # + 0.0 turns -0.0 (t = 0) into 0.0
 
     def _with_a_guard(
@@ -441,11 +473,7 @@ class BetaGeoFitter:
         per customer).
         """
         r, alpha, a, b = self._params()
-        x, t_x, T_ = _check_rfm(frequency, recency, T)
-        t_arr = np.asarray(t, dtype=np.float64)
-        if np.any(~np.isfinite(t_arr)) or np.any(t_arr < 0):
-            raise ValueError("t must be finite and non-negative")
-        t_b, x_b, tx_b, T_b = np.broadcast_arrays(t_arr, x, t_x, T_)
+        t_b, x_b, tx_b, T_b = _check_t(t, *_check_rfm(frequency, recency, T))
         return self._with_a_guard(
             lambda aa: self._cond_expected(r, alpha, aa, b, t_b, x_b, tx_b, T_b), a
         )
@@ -516,8 +544,7 @@ class GammaGammaFitter:
         """
         p, q, v = params
         if groups is None:
-            ux, inv = np.unique(x, return_inverse=True)
-            groups = (np.log(m), ux, np.bincount(inv, weights=w, minlength=ux.shape[0]))
+            groups = GammaGammaFitter._groups(x, m, w)
         log_m, ux, wx = groups
         # x-only terms
         pux = p * ux
@@ -535,6 +562,11 @@ class GammaGammaFitter:
         d_q = wx @ dq_x - w @ log_vxm
         d_v = q / v * float(wx.sum()) - w @ ((px + q) / vxm)
         return ll, np.array([d_p, d_q, d_v])
+
+    @staticmethod
+    def _groups(x: FloatArray, m: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        ux, _, wx = _grouped_x(x, w)
+        return np.log(m), ux, wx
 
     def fit(
         self,
@@ -564,19 +596,9 @@ class GammaGammaFitter:
             mean_m = float(np.average(m, weights=w))
             initial_params = (1.0, 2.0, mean_m)   # implies population mean = mean_m
         x0 = np.log(np.asarray(initial_params, dtype=np.float64))
-        pen = float(self.penalizer_coef)
-        ux, inv = np.unique(x, return_inverse=True)
-        groups = (np.log(m), ux, np.bincount(inv, weights=w, minlength=ux.shape[0]))
-
-        def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
-            params = np.exp(log_params)
-            ll, grad = self._loglik_and_grad(params, x, m, w, groups)
-            f = -ll / total_w + pen * float(np.sum(params**2))
-            g = -grad * params / total_w + pen * 2.0 * params**2
-            if not np.isfinite(f) or not np.all(np.isfinite(g)):
-                return np.inf, np.zeros_like(log_params)
-            return f, g
-
+        groups = self._groups(x, m, w)
+        objective = _penalized(lambda params: self._loglik_and_grad(params, x, m, w, groups), total_w,
+                               float(self.penalizer_coef))
         log_params, ok, msg = _minimize(objective, x0, self.tol, self.maxiter)
         params = np.exp(log_params)
         p, q, v = map(float, params)
@@ -593,11 +615,8 @@ class GammaGammaFitter:
     @classmethod
     def from_params(cls, p: float, q: float, v: float) -> GammaGammaFitter:
         """Build a fitter with given parameters (e.g. published ones)."""
-        for name, val in (("p", p), ("q", q), ("v", v)):
-            if not (np.isfinite(val) and val > 0):
-                raise ValueError(f"{name} must be positive and finite, got {val}")
         f = cls()
-        f.params_ = {"p": float(p), "q": float(q), "v": float(v), "gamma": float(v)}
+        f.params_ = {**_check_positive({"p": p, "q": q, "v": v}), "gamma": float(v)}
         return f
 
     def _params(self) -> tuple[float, float, float]:

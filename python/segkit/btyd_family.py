@@ -32,12 +32,26 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
-from segkit.btyd import BetaGeoFitter, _check_rfm, _check_weights, _minimize
+from segkit._common import lower_columns, progress, require, typed_frame
+from segkit.btyd import (
+    BetaGeoFitter,
+    GammaGammaFitter,
+    _check_positive,
+    _check_rfm,
+    _check_t,
+    _check_weights,
+    _grouped_x,
+    _minimize,
+    _penalized,
+    _rate_start,
+    customer_lifetime_value,
+)
 
 __all__ = [
     "MODELS",
@@ -168,11 +182,6 @@ def _dot(a: FloatArray, b: FloatArray) -> float:
     return float(np.sum(a * b))
 
 
-def _grouped_x(x: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    ux, inv = np.unique(x, return_inverse=True)
-    return ux, inv, np.bincount(inv, weights=w, minlength=ux.shape[0])
-
-
 class _ParetoRows:
     """Weighted (x, t_x, T) rows reduced for the Pareto/NBD likelihood: the
     distinct x (with their summed weights) and the distinct (x, t) pairs over
@@ -223,9 +232,15 @@ class _Family:
         self.message_: str | None = None
         self.fit_seconds_: float | None = None
 
-    # subclasses: log_likelihood_rows(params, x, t_x, T) -> per-row LL
+    # subclasses: log_likelihood_rows(params, x, t_x, T) -> per-row LL, and
+    # loglik_and_grad(params, x, t_x, T, w, groups) -> (total weighted LL, its gradient)
     @staticmethod
     def log_likelihood_rows(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+        raise NotImplementedError
+
+    @staticmethod
+    def loglik_and_grad(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray,
+                        groups: Any) -> tuple[float, FloatArray]:
         raise NotImplementedError
 
     def _initial(self, x: FloatArray, T: FloatArray, w: FloatArray) -> tuple[float, ...]:
@@ -242,11 +257,7 @@ class _Family:
         missing = [p for p in cls.param_names if p not in params]
         if missing:
             raise ValueError(f"{cls.name}: missing parameters {missing}")
-        for p in cls.param_names:
-            v = float(params[p])
-            if not (np.isfinite(v) and v > 0):
-                raise ValueError(f"{p} must be positive and finite, got {v}")
-        f.params_ = {p: float(params[p]) for p in cls.param_names}
+        f.params_ = _check_positive({p: float(params[p]) for p in cls.param_names})
         return f
 
     def _theta(self) -> FloatArray:
@@ -302,54 +313,21 @@ class _Family:
         return self
 
     def _objective(self, x, t_x, T_, w, groups) -> Callable[[FloatArray], tuple[float, FloatArray]]:
-        """The mean weighted negative log-likelihood (plus the L2 penalty) over
-        the log-parameters and its gradient there."""
-        total_w = float(w.sum())
-        pen = self.penalizer_coef
+        """segkit.btyd._penalized of the model's analytic likelihood and gradient."""
+        return _penalized(lambda params: self.loglik_and_grad(params, x, t_x, T_, w, groups), float(w.sum()),
+                          self.penalizer_coef)
 
-        def f(log_params: FloatArray) -> float:
-            params = np.exp(log_params)
-            ll = self.total_log_likelihood(params, x, t_x, T_, w)
-            return -ll / total_w + pen * float(np.sum(params ** 2))
-
-        analytic = getattr(self, "loglik_and_grad", None)
-
-        def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
-            if analytic is not None:
-                params = np.exp(log_params)
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    ll, grad = analytic(params, x, t_x, T_, w, groups)
-                fa = -ll / total_w + pen * float(np.sum(params ** 2))
-                ga = -grad * params / total_w + pen * 2.0 * params ** 2
-                if not np.isfinite(fa) or not np.all(np.isfinite(ga)):
-                    return np.inf, np.zeros_like(log_params)
-                return fa, ga
-            f0 = f(log_params)
-            if not np.isfinite(f0):
-                return np.inf, np.zeros_like(log_params)
-            # forward differences in the log-parameters (k + 1 likelihood
-            # evaluations a step; error ~1e-7, well under the 1e-5 acceptance)
-            g = np.empty_like(log_params)
-            for i in range(log_params.shape[0]):
-                h = 1e-7
-                e = np.zeros_like(log_params)
-                e[i] = h
-                g[i] = (f(log_params + e) - f0) / h
-            if not np.all(np.isfinite(g)):
-                return np.inf, np.zeros_like(log_params)
-            return f0, g
-
-        return objective
+    def _std_errors(self, params, x, t_x, T_, w, groups=None) -> FloatArray:
+        """standard_errors at params, from central differences of the analytic gradient."""
+        groups = self._groups(x, t_x, T_, w) if groups is None else groups
+        return standard_errors(lambda th: -self.total_log_likelihood(th, x, t_x, T_, w), params,
+                               lambda th: -self.loglik_and_grad(th, x, t_x, T_, w, groups)[1], self.se_rel_step)
 
     def _set_fit(self, params, x, t_x, T_, w, ok, msg, started, groups=None) -> None:
         total_w = float(w.sum())
         self.params_ = dict(zip(self.param_names, map(float, params)))
         self.log_likelihood_ = self.total_log_likelihood(params, x, t_x, T_, w)
-        analytic = getattr(self, "loglik_and_grad", None)
-        groups = self._groups(x, t_x, T_, w) if groups is None else groups
-        neg_grad = (lambda th: -analytic(th, x, t_x, T_, w, groups)[1]) if analytic is not None else None
-        se = standard_errors(lambda th: -self.total_log_likelihood(th, x, t_x, T_, w), params, neg_grad,
-                             self.se_rel_step)
+        se = self._std_errors(params, x, t_x, T_, w, groups)
         self.std_errors_ = dict(zip(self.param_names, map(float, se)))
         k = len(self.param_names)
         self.aic_ = 2.0 * k - 2.0 * self.log_likelihood_
@@ -361,15 +339,6 @@ class _Family:
         if not ok:
             warnings.warn(f"{self.name} optimiser did not report convergence: {msg}", RuntimeWarning, stacklevel=3)
 
-    def _prep(self, frequency, recency, T) -> tuple[FloatArray, FloatArray, FloatArray]:
-        return _check_rfm(frequency, recency, T)
-
-    @staticmethod
-    def _t(t, *arrays):
-        t_arr = np.asarray(t, dtype=np.float64)
-        if np.any(~np.isfinite(t_arr)) or np.any(t_arr < 0):
-            raise ValueError("t must be finite and non-negative")
-        return np.broadcast_arrays(t_arr, *arrays)
 
 
 # --------------------------------------------------------------------------- #
@@ -383,8 +352,7 @@ class ParetoNBDFitter(_Family):
     param_names = ("r", "alpha", "s", "beta")
 
     def _initial(self, x, T, w):
-        mean_rate = float(np.average(x, weights=w) / max(np.average(T, weights=w), 1e-12))
-        return (1.0, 1.0 / max(mean_rate, 1e-6), 1.0, float(np.average(T, weights=w)))
+        return (*_rate_start(x, T, w), 1.0, float(np.average(T, weights=w)))
 
     warm_start_rows = 20_000
 
@@ -516,7 +484,7 @@ class ParetoNBDFitter(_Family):
 
     def conditional_probability_alive(self, frequency, recency, T) -> FloatArray:
         """P(alive | x, t_x, T) = 1 / (1 + (s/(r+s+x)) (alpha+T)^(r+x) (beta+T)^s A0), eq. (18)/(24)."""
-        x, t_x, T_ = self._prep(frequency, recency, T)
+        x, t_x, T_ = _check_rfm(frequency, recency, T)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             _, u1, u2 = self._parts(self._theta(), x, t_x, T_)
         return expit(u1 - u2)
@@ -531,8 +499,8 @@ class ParetoNBDFitter(_Family):
         """E[Y(t) | x, t_x, T] = (r+x)(beta+T) / ((alpha+T)(s-1))
         [1 - ((beta+T)/(beta+T+t))^(s-1)] P(alive), note 009 eq. (28)."""
         r, alpha, s, beta = self._theta()
-        x, t_x, T_ = self._prep(frequency, recency, T)
-        t_b, x_b, tx_b, T_b = self._t(t, x, t_x, T_)
+        x, t_x, T_ = _check_rfm(frequency, recency, T)
+        t_b, x_b, tx_b, T_b = _check_t(t, x, t_x, T_)
         p_alive = self.conditional_probability_alive(x_b, tx_b, T_b)
         rate = (r + x_b) * (beta + T_b) / (alpha + T_b)
         return rate * _one_minus_pow_over(s - 1.0, np.log1p(t_b / (beta + T_b))) * p_alive + 0.0
@@ -576,8 +544,7 @@ class ModifiedBetaGeoFitter(_Family):
     param_names = ("r", "alpha", "a", "b")
 
     def _initial(self, x, T, w):
-        mean_rate = float(np.average(x, weights=w) / max(np.average(T, weights=w), 1e-12))
-        return (1.0, 1.0 / max(mean_rate, 1e-6), 1.0, 1.0)
+        return (*_rate_start(x, T, w), 1.0, 1.0)
 
     @staticmethod
     def log_likelihood_rows(params, x, t_x, T):
@@ -619,7 +586,7 @@ class ModifiedBetaGeoFitter(_Family):
     def conditional_probability_alive(self, frequency, recency, T) -> FloatArray:
         """1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x)): below 1 also for x = 0."""
         r, alpha, a, b = self._theta()
-        x, t_x, T_ = self._prep(frequency, recency, T)
+        x, t_x, T_ = _check_rfm(frequency, recency, T)
         log_odds_dead = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T_) - np.log(alpha + t_x))
         return expit(-log_odds_dead)
 
@@ -635,8 +602,8 @@ class ModifiedBetaGeoFitter(_Family):
         * P(alive); the 2F1 through Euler's transformation as in segkit.btyd
         (1 - (1-z)^(a-1) 2F1(a+b-r, a-1; a+b+x; z)), the direct form where that is not finite."""
         r, alpha, a, b = self._theta()
-        x, t_x, T_ = self._prep(frequency, recency, T)
-        t_b, x_b, tx_b, T_b = self._t(t, x, t_x, T_)
+        x, t_x, T_ = _check_rfm(frequency, recency, T)
+        t_b, x_b, tx_b, T_b = _check_t(t, x, t_x, T_)
         z = t_b / (alpha + T_b + t_b)
         c = a + b + x_b
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -768,8 +735,6 @@ def fit_family(grouped, penalizer: float, models=("pareto_nbd", "mbg_nbd"), prog
 
 
 def _gamma_gamma_std_errors(frame, values: Mapping[str, float]) -> dict[str, float]:
-    from segkit.btyd import GammaGammaFitter
-
     repeat = frame[(frame["frequency"] > 0) & (frame["monetary_value"] > 0)]
     g = repeat.groupby(["frequency", "monetary_value"], sort=True).size().reset_index(name="n")
     x, m, w = (g[c].to_numpy(dtype=np.float64) for c in ("frequency", "monetary_value", "n"))
@@ -786,41 +751,35 @@ def fit_parameters_step(rfm, settings):
     negative log-likelihood) and its model's AIC, BIC and number of parameters."""
     import pandas as pd
 
-    from segkit.dbt_steps import _require, _rfm_frame, btyd_unit_name, fit_clv_models, progress
+    from segkit.dbt_steps import _rfm_frame, btyd_unit_name, fit_clv_models
 
     base = fit_clv_models(rfm, settings)
     frame = _rfm_frame(rfm)
     frame = frame[frame["frequency"].notna() & frame["t"].notna()]
     time_unit = btyd_unit_name(settings)
-    penalizer = float(_require(settings, "clv_forecast_penalizer"))
+    penalizer = float(require(settings, "clv_forecast_penalizer"))
     for c, t in PARAMETER_EXTRA_COLUMNS.items():
         base[c] = pd.Series([None] * len(base), dtype=t)
     grouped = _grouped_rfm(frame) if len(frame) else None
+
+    def add_fit_columns(rows: pd.DataFrame, se: Mapping[str, float], n: float) -> None:
+        """std_error, AIC, BIC and n_parameters of one model's rows of base."""
+        ll, k = float(rows["log_likelihood"].iloc[0]), len(rows)
+        base.loc[rows.index, "std_error"] = [se[p] for p in rows["parameter"]]
+        base.loc[rows.index, "aic"] = 2.0 * k - 2.0 * ll
+        base.loc[rows.index, "bic"] = k * float(np.log(n)) - 2.0 * ll
+        base.loc[rows.index, "n_parameters"] = k
+
     # BG/NBD: standard errors, AIC and BIC at the fit_clv_models estimates
     bg = base[(base["model"] == "bg_nbd") & base["parameter"].notna()]
     if len(bg) and grouped is not None:
         model = make_model("bg_nbd", dict(zip(bg["parameter"], bg["value"])))
-        x, t_x, T_ = (grouped[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "t"))
-        w = grouped["n"].to_numpy(dtype=np.float64)
-        theta = model._theta()
-        groups = _grouped_x(x, w)
-        se = standard_errors(lambda th: -model.total_log_likelihood(th, x, t_x, T_, w), theta,
-                             lambda th: -model.loglik_and_grad(th, x, t_x, T_, w, groups)[1])
-        ll = float(bg["log_likelihood"].iloc[0])
-        sel = base.index[(base["model"] == "bg_nbd") & base["parameter"].notna()]
-        base.loc[sel, "std_error"] = [dict(zip(model.param_names, se))[p] for p in base.loc[sel, "parameter"]]
-        base.loc[sel, "aic"] = 8.0 - 2.0 * ll
-        base.loc[sel, "bic"] = 4.0 * float(np.log(w.sum())) - 2.0 * ll
-        base.loc[sel, "n_parameters"] = 4
+        x, t_x, T_, w = (grouped[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "t", "n"))
+        add_fit_columns(bg, dict(zip(model.param_names, model._std_errors(model._theta(), x, t_x, T_, w))), w.sum())
     gg = base[(base["model"] == "gamma_gamma") & base["parameter"].notna()]
     if len(gg):
-        se = _gamma_gamma_std_errors(frame, dict(zip(gg["parameter"], gg["value"])))
-        ll, n = float(gg["log_likelihood"].iloc[0]), float(gg["n_customers"].iloc[0])
-        sel = gg.index
-        base.loc[sel, "std_error"] = [se[p] for p in base.loc[sel, "parameter"]]
-        base.loc[sel, "aic"] = 6.0 - 2.0 * ll
-        base.loc[sel, "bic"] = 3.0 * float(np.log(n)) - 2.0 * ll
-        base.loc[sel, "n_parameters"] = 3
+        add_fit_columns(gg, _gamma_gamma_std_errors(frame, dict(zip(gg["parameter"], gg["value"]))),
+                        float(gg["n_customers"].iloc[0]))
     rows = []
     fits = fit_family(grouped, penalizer, progress=progress) if grouped is not None else \
         {m: "no customer with a purchase before the as-of date" for m in ("pareto_nbd", "mbg_nbd")}
@@ -836,8 +795,7 @@ def fit_parameters_step(rfm, settings):
                              n_customers=int(round(fitted.n_)), n_excluded=0, converged=fitted.converged_,
                              time_unit=time_unit, note=None, std_error=fitted.std_errors_[p], aic=fitted.aic_,
                              bic=fitted.bic_, n_parameters=len(fitted.param_names)))
-    extra = pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=base[c].dtype) for c in base.columns})
-    return pd.concat([base, extra], ignore_index=True)
+    return pd.concat([base, typed_frame(rows, base.dtypes.to_dict())], ignore_index=True)
 
 
 # --------------------------------------------------------------------------- #
@@ -849,13 +807,8 @@ CALIBRATION_COLUMNS = {"model": "string", "parameter": "string", "value": "float
                        "n_customers": "Int64", "converged": "boolean", "note": "string"}
 
 
-def _frame(rows, columns):
-    import pandas as pd
-    return pd.DataFrame({c: pd.Series([r[i] for r in rows], dtype=t) for i, (c, t) in enumerate(columns.items())})
-
-
 def _calibration_frame(cal):
-    out = cal.rename(columns={c: c.lower() for c in cal.columns})
+    out = lower_columns(cal)
     for c in ("frequency_cal", "recency_cal", "t_cal", "frequency_holdout", "duration_holdout"):
         out[c] = out[c].astype("float64")
     return out
@@ -863,10 +816,8 @@ def _calibration_frame(cal):
 
 def calibration_parameters_step(cal, settings):
     """Fit the three models on the calibration summaries (weighted unique rows)."""
-    from segkit.dbt_steps import _require, progress
-
     frame = _calibration_frame(cal)
-    penalizer = float(_require(settings, "clv_forecast_penalizer"))
+    penalizer = float(require(settings, "clv_forecast_penalizer"))
     rows = []
     if frame.empty:
         fits = {m: "no customer with a purchase by the calibration end" for m in FAMILY}
@@ -881,11 +832,11 @@ def calibration_parameters_step(cal, settings):
         for p in fitted.param_names:
             rows.append((name, p, fitted.params_[p], fitted.std_errors_[p], fitted.log_likelihood_, fitted.aic_,
                          fitted.bic_, len(fitted.param_names), int(round(fitted.n_)), fitted.converged_, None))
-    return _frame(rows, CALIBRATION_COLUMNS)
+    return typed_frame(rows, CALIBRATION_COLUMNS)
 
 
 def _fitted_models(params) -> dict[str, _Family]:
-    p = params.rename(columns={c: c.lower() for c in params.columns})
+    p = lower_columns(params)
     p = p[p["parameter"].notna()]
     return {m: make_model(m, dict(zip(g["parameter"], g["value"].astype(float))))
             for m, g in p.groupby("model", sort=True)}
@@ -985,12 +936,10 @@ def chosen_model(settings, comparison) -> str:
     """clv_forecast_model, or for auto the model ranked 1 in clv_model_comparison
     (lowest holdout error, ties by AIC); auto without any ranked model (e.g. no
     calibration cohort) falls back to bg_nbd, said on stderr."""
-    from segkit.dbt_steps import _require, progress
-
-    choice = str(_require(settings, "clv_forecast_model"))
+    choice = str(require(settings, "clv_forecast_model"))
     if choice != "auto":
         return choice
-    c = comparison.rename(columns={col: col.lower() for col in comparison.columns})
+    c = lower_columns(comparison)
     ranked = c[c["holdout_rank"].notna()].sort_values("holdout_rank", kind="stable")
     if ranked.empty:
         progress("clv_forecast_model auto: no model has a holdout error (no calibration cohort); using bg_nbd")
@@ -1004,8 +953,7 @@ def score_step(rfm, params, comparison, settings):
     purchases and CLV recomputed with it (Gamma-Gamma spend unchanged, the same
     monthly discounting: segkit.btyd.customer_lifetime_value); forecast_model
     names the model. A chosen model without estimates gives null forecasts."""
-    from segkit.btyd import GammaGammaFitter, customer_lifetime_value
-    from segkit.dbt_steps import _require, btyd_unit_name, progress, rfm_unit_days, score_clv
+    from segkit.dbt_steps import btyd_unit_name, rfm_unit_days, score_clv
 
     out = score_clv(rfm, params, settings)
     name = chosen_model(settings, comparison)
@@ -1021,8 +969,8 @@ def score_step(rfm, params, comparison, settings):
         return out
     model = fitted[name]
     h = out.loc[has]
-    horizon = int(_require(settings, "clv_forecast_horizon_months"))
-    days_per_month = float(_require(settings, "clv_forecast_days_per_month"))
+    horizon = int(require(settings, "clv_forecast_horizon_months"))
+    days_per_month = float(require(settings, "clv_forecast_days_per_month"))
     per_unit = days_per_month / rfm_unit_days(settings)
     x, t_x, T = h["frequency"].to_numpy(float), h["recency"].to_numpy(float), h["T"].to_numpy(float)
     out.loc[has, "probability_alive"] = model.conditional_probability_alive(x, t_x, T)
@@ -1033,6 +981,6 @@ def score_step(rfm, params, comparison, settings):
         ggf = GammaGammaFitter.from_params(v["p"], v["q"], v["v"])
         out.loc[has, "predicted_clv"] = customer_lifetime_value(
             model, ggf, x, t_x, T, h["monetary_value"].fillna(0.0).to_numpy(float), horizon_months=horizon,
-            monthly_discount_rate=float(_require(settings, "clv_forecast_monthly_discount_rate")),
+            monthly_discount_rate=float(require(settings, "clv_forecast_monthly_discount_rate")),
             time_unit=btyd_unit_name(settings), days_per_month=days_per_month)
     return out
