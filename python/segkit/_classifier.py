@@ -127,7 +127,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -179,6 +179,14 @@ _SALT_HOLDOUT = 3_000
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [json_clean(rec) for rec in df.to_dict(orient="records")]
+
+
+def result_summary(result: Any) -> dict[str, Any]:
+    """JSON-friendly run summary of a classifier result (ChurnResult,
+    TierChangeResult): its settings (every compared field, in field order),
+    metrics and drivers; not the scores."""
+    out = {f.name: json_clean(getattr(result, f.name)) for f in fields(result) if f.compare}
+    return {**out, "metrics": json_clean(result.metrics), "drivers": records(result.drivers)}
 
 
 def precision_at_top(y_true: npt.ArrayLike, scores: npt.ArrayLike, fraction: float = TOP_FRACTION) -> float:
@@ -773,5 +781,36 @@ def _check_training_labels(y: np.ndarray, label: str, cv_folds: int, class_names
 
 def _ids_out(frame: _Frame) -> pd.Series:
     return frame.ids.take(frame.inverse).reset_index(drop=True).rename(ID_COLUMN)
+
+
+def _run_counts(frame: _Frame, run: Any, opt: dict[str, Any]) -> dict[str, Any]:
+    """The metrics both classifiers report on the run itself: row counts, the
+    validation used, the importance sample, the model and the folds run."""
+    return {
+        "n_train": frame.n_train,
+        "n_scored": len(frame.X),
+        "n_score_split": len(frame.X) - frame.n_train,
+        "n_fit": run.n_fit,
+        "n_evaluated": int(run.evaluated.sum()),
+        "validation": run.validation,
+        "n_importance": int(run.driver_rows.size),
+        "importance_rows": opt["importance_rows"],
+        "model": opt["model"],
+        "cv_folds": int(run.fold_of.max()) + 1,  # folds run (1: holdout mode)
+        "cv_folds_requested": opt["cv_folds"],
+        "mode": frame.mode,
+    }
+
+
+def _score_frame(frame: _Frame, run: Any, columns: dict[str, Any]) -> pd.DataFrame:
+    """Scores in input order: customer_id, split, ``columns`` (working-row
+    arrays or Series, reordered here) and is_scored_out_of_fold."""
+    inv = frame.inverse
+    oof_flag = np.concatenate([run.evaluated, np.zeros(len(frame.X) - frame.n_train, dtype=bool)])
+    out: dict[str, Any] = {ID_COLUMN: _ids_out(frame), "split": pd.Series(frame.split[inv], dtype="str")}
+    for name, values in columns.items():
+        out[name] = values.take(inv).reset_index(drop=True) if isinstance(values, pd.Series) else values[inv]
+    out["is_scored_out_of_fold"] = oof_flag[inv]
+    return pd.DataFrame(out)
 
 

@@ -34,17 +34,18 @@ from segkit._classifier import (
     _binary_metrics,
     _check_training_labels,
     _common_checks,
-    _ids_out,
     _importance_frame,
     _numeric_values,
     _permutation,
     _prepare,
+    _run_counts,
     _run_models,
+    _score_frame,
     effective_folds,
     precision_at_top,
-    records,
+    result_summary,
 )
-from segkit._common import json_clean, single_threaded
+from segkit._common import single_threaded
 
 __all__ = ["CHURN_SCORE_COLUMNS", "DRIVER_COLUMNS", "RISK_LABELS", "ChurnResult", "fit_churn_model",
            "precision_at_top", "risk_bands"]
@@ -96,22 +97,7 @@ class ChurnResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly run summary (settings, metrics, drivers; not the scores)."""
-        return {
-            "mode": self.mode,
-            "model": self.model,
-            "features": list(self.features),
-            "categorical": list(self.categorical),
-            "label": self.label,
-            "cv_folds": self.cv_folds,
-            "random_state": self.random_state,
-            "max_train_rows": self.max_train_rows,
-            "n_fit": self.n_fit,
-            "sampled": self.sampled,
-            "risk_band_edges": [float(e) for e in self.risk_band_edges],
-            "risk_band_labels": list(self.risk_band_labels),
-            "metrics": json_clean(self.metrics),
-            "drivers": records(self.drivers),
-        }
+        return result_summary(self)
 
 
 def _check_edges(edges: Any) -> tuple[float, ...]:
@@ -258,45 +244,21 @@ def fit_churn_model(
     # ---- metrics
     ev = run.evaluated
     metrics: dict[str, Any] = _binary_metrics(y[ev].astype(np.float64), p_oof[ev])
-    n_folds_run = int(run.fold_of.max()) + 1
+    counts = _run_counts(frame, run, opt)
+    n_folds_run = counts["cv_folds"]
     metrics["roc_auc_folds"] = [
         float(roc_auc_score(y[run.fold_of == k], p_oof[run.fold_of == k])) for k in range(n_folds_run)
     ]
-    n_score = len(frame.X) - frame.n_train
     y_score = y_all[frame.n_train :]
     score_split = None
-    if n_score and not np.isnan(y_score).any():
+    if y_score.size and not np.isnan(y_score).any():
         score_split = _binary_metrics(y_score, p_score)
-    metrics.update(
-        n_train=frame.n_train,
-        n_scored=len(frame.X),
-        n_score_split=n_score,
-        n_fit=run.n_fit,
-        n_evaluated=int(ev.sum()),
-        validation=run.validation,
-        n_importance=int(rows.size),
-        importance_rows=opt["importance_rows"],
-        model=opt["model"],
-        cv_folds=n_folds_run,
-        cv_folds_requested=opt["cv_folds"],
-        mode=frame.mode,
-        score_split=score_split,
-    )
+    metrics.update(counts, score_split=score_split)
 
     # ---- scores, back to input order
     prob = np.concatenate([p_oof, p_score])
-    oof_flag = np.concatenate([ev, np.zeros(n_score, dtype=bool)])
-    inv = frame.inverse
-    prob_out = prob[inv]
-    scores = pd.DataFrame(
-        {
-            ID_COLUMN: _ids_out(frame),
-            "split": pd.Series(frame.split[inv], dtype="str"),
-            "churn_probability": prob_out,
-            "risk_band": pd.Series(risk_bands(prob_out, edges), dtype="str"),
-            "is_scored_out_of_fold": oof_flag[inv],
-        }
-    )
+    scores = _score_frame(frame, run, {"churn_probability": prob,
+                                       "risk_band": pd.Series(risk_bands(prob, edges), dtype="str")})
     return ChurnResult(
         mode=frame.mode,
         model=opt["model"],

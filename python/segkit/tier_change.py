@@ -16,19 +16,19 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from segkit._classifier import (
-    ID_COLUMN,
     _binary_metrics,
     _check_training_labels,
     _common_checks,
-    _ids_out,
     _importance_frame,
     _permutation,
     _prepare,
+    _run_counts,
     _run_models,
+    _score_frame,
     effective_folds,
-    records,
+    result_summary,
 )
-from segkit._common import check_column_name, check_names, json_clean, single_threaded
+from segkit._common import check_column_name, check_names, single_threaded, typed_frame
 
 __all__ = ["TIER_CHANGE_CLASSES", "TIER_PROBABILITY_COLUMNS", "TierChangeResult", "fit_tier_change_model"]
 
@@ -83,23 +83,7 @@ class TierChangeResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly run summary (settings, metrics, drivers; not the scores)."""
-        return {
-            "mode": self.mode,
-            "model": self.model,
-            "features": list(self.features),
-            "categorical": list(self.categorical),
-            "from_plan": self.from_plan,
-            "label": self.label,
-            "plan_order": list(self.plan_order),
-            "classes": list(self.classes),
-            "cv_folds": self.cv_folds,
-            "random_state": self.random_state,
-            "max_train_rows": self.max_train_rows,
-            "n_fit": self.n_fit,
-            "sampled": self.sampled,
-            "metrics": json_clean(self.metrics),
-            "drivers": records(self.drivers),
-        }
+        return result_summary(self)
 
 
 def _parse_tier_label(s: pd.Series, label: str) -> np.ndarray:
@@ -223,7 +207,8 @@ def fit_tier_change_model(
     run = _run_models(frame, dense, present.size, model=opt["model"], cv_folds=folds,
                       random_state=opt["random_state"], max_train_rows=opt["max_train_rows"],
                       importance_rows=opt["importance_rows"])
-    folds = int(run.fold_of.max()) + 1  # folds run (1: holdout mode)
+    counts = _run_counts(frame, run, opt)
+    folds = counts["cv_folds"]
 
     # ---- full 4-class probability matrix (absent classes 0), plan constraints
     n = len(frame.X)
@@ -246,19 +231,8 @@ def fit_tier_change_model(
             block = _importance_frame(names, imp[t])
             block.insert(0, "target", pd.Series([t] * len(block), dtype="str"))
             blocks.append(block)
-    drivers = (
-        pd.concat(blocks, ignore_index=True)
-        if blocks
-        else pd.DataFrame(
-            {
-                "target": pd.Series([], dtype="str"),
-                "feature": pd.Series([], dtype="str"),
-                "importance_mean": pd.Series([], dtype="float64"),
-                "importance_std": pd.Series([], dtype="float64"),
-                "rank": pd.Series([], dtype="int64"),
-            }
-        )
-    )
+    drivers = pd.concat(blocks, ignore_index=True) if blocks else typed_frame([], {
+        "target": "str", "feature": "str", "importance_mean": "float64", "importance_std": "float64", "rank": "int64"})
 
     # ---- metrics on the out-of-fold (or holdout) rows
     ev = run.evaluated
@@ -278,7 +252,6 @@ def fit_tier_change_model(
     valid = [v for v in auc.values() if v is not None]
     probs_present = Ptr[:, present]
     probs_present = probs_present / probs_present.sum(axis=1, keepdims=True)
-    n_score = n - frame.n_train
     metrics: dict[str, Any] = {
         "roc_auc_ovr": auc,
         "roc_auc_macro": float(np.mean(valid)) if valid else None,
@@ -288,32 +261,12 @@ def fit_tier_change_model(
         "lift_top_decile": lift,
         "classes": list(classes),
         "driver_targets": computed,
-        "n_train": frame.n_train,
-        "n_scored": n,
-        "n_score_split": n_score,
-        "n_fit": run.n_fit,
-        "n_evaluated": int(ev.sum()),
-        "validation": run.validation,
-        "n_importance": int(run.driver_rows.size),
-        "importance_rows": opt["importance_rows"],
-        "model": opt["model"],
-        "cv_folds": folds,
-        "cv_folds_requested": opt["cv_folds"],
-        "mode": frame.mode,
+        **counts,
     }
 
     # ---- scores, back to input order
-    inv = frame.inverse
-    oof_flag = np.concatenate([ev, np.zeros(n_score, dtype=bool)])
-    out: dict[str, Any] = {
-        ID_COLUMN: _ids_out(frame),
-        "split": pd.Series(frame.split[inv], dtype="str"),
-        "from_plan": plan_raw.take(inv).reset_index(drop=True),
-    }
-    for i, c in enumerate(TIER_CHANGE_CLASSES):
-        out[TIER_PROBABILITY_COLUMNS[c]] = P[inv, i]
-    out["is_scored_out_of_fold"] = oof_flag[inv]
-    scores = pd.DataFrame(out)
+    scores = _score_frame(frame, run, {"from_plan": plan_raw,
+                                       **{TIER_PROBABILITY_COLUMNS[c]: P[:, i] for i, c in enumerate(TIER_CHANGE_CLASSES)}})
     return TierChangeResult(
         mode=frame.mode,
         model=opt["model"],
