@@ -50,34 +50,31 @@ class Section:
 
 
 # ---------------------------------------------------------------- formatting
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
 def fmt_int(x) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{int(round(float(x))):,}"
+    return "n/a" if _missing(x) else f"{int(round(float(x))):,}"
 
 
 def fmt_num(x, digits: int = 2) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    return f"{float(x):,.{digits}f}"
+    return "n/a" if _missing(x) else f"{float(x):,.{digits}f}"
 
 
 def fmt_money(x) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    x = float(x)
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}"
+    return "n/a" if _missing(x) else f"{float(x):,.0f}" if abs(float(x)) >= 100 else f"{float(x):,.2f}"
 
 
 def fmt_pct(x, digits: int = 1) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    return f"{100 * float(x):.{digits}f}%"
+    return "n/a" if _missing(x) else f"{100 * float(x):.{digits}f}%"
 
 
 def _round(values, digits: int = 4) -> list:
     """Floats rounded for the page (smaller file, no 0.8999568453986407 in hovers)."""
     out = []
     for v in values:
-        if v is None or (isinstance(v, float) and math.isnan(v)):
+        if _missing(v):
             out.append(None)
         elif isinstance(v, (int, np.integer)) and not isinstance(v, bool):
             out.append(int(v))
@@ -94,7 +91,7 @@ def html_table(df: pd.DataFrame, formats: dict[str, Callable] | None = None) -> 
         cells = []
         for col, v in zip(df.columns, row):
             f = formats.get(col)
-            text = f(v) if f else ("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+            text = f(v) if f else ("" if _missing(v) else str(v))
             cells.append(f"<td>{html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
@@ -604,7 +601,7 @@ def _country_lookup() -> dict[str, str]:
 
 def iso3(country) -> str | None:
     """ISO 3166-1 alpha-3 code of a country name or code, None when unknown."""
-    if country is None or (isinstance(country, float) and math.isnan(country)):
+    if _missing(country):
         return None
     return _country_lookup().get(str(country).strip().casefold())
 
