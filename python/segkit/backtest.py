@@ -91,7 +91,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -308,16 +308,21 @@ class _BTYDCache:
         m = np.nan_to_num(_numeric(self.pop, "monetary_value"), nan=0.0)
         return x, t_x, T, m
 
+    def _cached(self, attr: str, fit: Any, model: str) -> tuple[np.ndarray, dict[str, Any], list[str]]:
+        """The result of ``fit`` (or the error it raised), computed once per cutoff."""
+        if getattr(self, attr) is None:
+            try:
+                setattr(self, attr, fit())
+            except (_MethodUnavailable, ValueError) as exc:
+                setattr(self, attr, exc)
+        value = getattr(self, attr)
+        if isinstance(value, Exception):
+            raise _MethodUnavailable(f"{model} not fitted: {value}")
+        return value
+
     def purchases(self) -> tuple[np.ndarray, dict[str, Any], list[str]]:
         """Expected purchases in the next ``horizon`` periods, per customer."""
-        if self._bg is None:
-            try:
-                self._bg = self._fit_bg()
-            except (_MethodUnavailable, ValueError) as exc:
-                self._bg = exc
-        if isinstance(self._bg, Exception):
-            raise _MethodUnavailable(f"BG/NBD not fitted: {self._bg}")
-        return self._bg
+        return self._cached("_bg", self._fit_bg, "BG/NBD")
 
     def _fit_bg(self) -> tuple[np.ndarray, dict[str, Any], list[str]]:
         x, t_x, T, _ = self._inputs()
@@ -341,14 +346,7 @@ class _BTYDCache:
 
     def spend(self) -> tuple[np.ndarray, dict[str, Any], list[str]]:
         """Gamma-Gamma expected spend per purchase, per customer."""
-        if self._gg is None:
-            try:
-                self._gg = self._fit_gg()
-            except (_MethodUnavailable, ValueError) as exc:
-                self._gg = exc
-        if isinstance(self._gg, Exception):
-            raise _MethodUnavailable(f"Gamma-Gamma not fitted: {self._gg}")
-        return self._gg
+        return self._cached("_gg", self._fit_gg, "Gamma-Gamma")
 
     def _fit_gg(self) -> tuple[np.ndarray, dict[str, Any], list[str]]:
         x, _, _, m = self._inputs()
@@ -383,43 +381,37 @@ def _run_method(
     *,
     top_share: float,
     rfm_high_segments: tuple[str, ...],
-    baseline_features: tuple[str, ...],
-    kmeans_features: tuple[str, ...],
-    kmeans_log_features: tuple[str, ...],
-    kmeans_value_column: str,
     kmeans_k: int | None,
-    kmeans_options: Mapping[str, Any],
     random_state: int,
-    id_column: str,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any], list[str]]:
     """(is_predicted_high, score, details, notes) for one method on one cutoff."""
     n = len(pop)
     if n == 0:
         raise _MethodUnavailable("no customer with a purchase before the cutoff")
     if method == "baseline_two_feature":
-        score = two_feature_score(pop, baseline_features)
+        score = two_feature_score(pop, BASELINE_FEATURES)
         flags, thr = top_share_flags(score, top_share)
-        return flags, score, {"score_threshold": thr, "features": list(baseline_features)}, []
+        return flags, score, {"score_threshold": thr, "features": list(BASELINE_FEATURES)}, []
     if method == "rfm_segments":
         flags = pop["rfm_segment"].isin(rfm_high_segments).to_numpy(dtype=bool, na_value=False)
         return flags, flags.astype(np.float64), {"segments": list(rfm_high_segments)}, []
     if method == "kmeans_tiers":
-        cols = list(dict.fromkeys([id_column, *kmeans_features, kmeans_value_column]))
+        cols = list(dict.fromkeys(["customer_id", *KMEANS_FEATURES, KMEANS_VALUE_COLUMN]))
         try:
             labels, info = cluster_customers(
                 pop[cols],
                 "kmeans",
-                list(kmeans_features),
-                value_column=kmeans_value_column,
-                log_features=list(kmeans_log_features),
+                list(KMEANS_FEATURES),
+                value_column=KMEANS_VALUE_COLUMN,
+                log_features=list(KMEANS_LOG_FEATURES),
                 k=kmeans_k,
                 random_state=random_state,
-                id_column=id_column,
-                **kmeans_options,
+                id_column="customer_id",
+                **KMEANS_OPTIONS,
             )
         except ValueError as exc:
             raise _MethodUnavailable(f"K-Means not run: {exc}") from None
-        top_tier = next(iter(kmeans_options["tier_names"]))
+        top_tier = next(iter(KMEANS_OPTIONS["tier_names"]))
         flags = (labels["value_tier"] == top_tier).to_numpy(dtype=bool)
         prof = info.cluster_profile.set_index("cluster_id")["value_mean"]
         score = prof.reindex(labels["cluster_id"].to_numpy()).to_numpy(dtype=np.float64)
@@ -511,17 +503,15 @@ def run_backtest(
     if not (math.isfinite(horizon_periods) and horizon_periods > 0):
         raise ValueError(f"horizon_periods must be a positive finite number, got {horizon_periods!r}")
     random_state = check_random_state(random_state)
-    baseline_features, kmeans_features, kmeans_log_features = BASELINE_FEATURES, KMEANS_FEATURES, KMEANS_LOG_FEATURES
-    kmeans_value_column, kmeans_options = KMEANS_VALUE_COLUMN, KMEANS_OPTIONS
     cutoff_column, id_column, label_column, orders_column = "cutoff_date", "customer_id", "next_value", "orders"
 
     required = [cutoff_column, id_column, label_column, orders_column]
     if "baseline_two_feature" in methods:
-        required += baseline_features
+        required += BASELINE_FEATURES
     if "rfm_segments" in methods:
         required.append("rfm_segment")
     if "kmeans_tiers" in methods:
-        required += [*kmeans_features, kmeans_value_column]
+        required += [*KMEANS_FEATURES, KMEANS_VALUE_COLUMN]
     if "predicted_clv" in methods or "predicted_purchases" in methods:
         required += BTYD_COLUMNS
     required = list(dict.fromkeys(required))
@@ -565,14 +555,8 @@ def run_backtest(
                     method, pop, btyd,
                     top_share=top_share,
                     rfm_high_segments=rfm_high_segments,
-                    baseline_features=baseline_features,
-                    kmeans_features=kmeans_features,
-                    kmeans_log_features=kmeans_log_features,
-                    kmeans_value_column=kmeans_value_column,
                     kmeans_k=kmeans_k,
-                    kmeans_options=kmeans_options,
                     random_state=random_state,
-                    id_column=id_column,
                 )
                 details.update(m_details)
                 notes.extend(m_notes)
