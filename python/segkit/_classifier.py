@@ -802,6 +802,14 @@ def _run_counts(frame: _Frame, run: Any, opt: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _result_fields(frame: _Frame, run: Any, opt: dict[str, Any]) -> dict[str, Any]:
+    """The settings fields both result classes share, as run."""
+    return {"mode": frame.mode, "model": opt["model"], "features": tuple(frame.X.columns),
+            "categorical": tuple(frame.categorical), "cv_folds": int(run.fold_of.max()) + 1,
+            "random_state": opt["random_state"], "max_train_rows": opt["max_train_rows"], "n_fit": run.n_fit,
+            "sampled": run.sampled}
+
+
 def _score_frame(frame: _Frame, run: Any, columns: dict[str, Any]) -> pd.DataFrame:
     """Scores in input order: customer_id, split, ``columns`` (working-row
     arrays or Series, reordered here) and is_scored_out_of_fold."""

@@ -38,6 +38,7 @@ from segkit._classifier import (
     _numeric_values,
     _permutation,
     _prepare,
+    _result_fields,
     _run_counts,
     _run_models,
     _score_frame,
@@ -259,22 +260,7 @@ def fit_churn_model(
     prob = np.concatenate([p_oof, p_score])
     scores = _score_frame(frame, run, {"churn_probability": prob,
                                        "risk_band": pd.Series(risk_bands(prob, edges), dtype="str")})
-    return ChurnResult(
-        mode=frame.mode,
-        model=opt["model"],
-        features=tuple(frame.X.columns),
-        categorical=tuple(frame.categorical),
-        label=label,
-        cv_folds=n_folds_run,
-        random_state=opt["random_state"],
-        max_train_rows=opt["max_train_rows"],
-        n_fit=run.n_fit,
-        sampled=run.sampled,
-        risk_band_edges=edges,
-        risk_band_labels=RISK_LABELS,
-        metrics=metrics,
-        scores=scores,
-        drivers=drivers,
-    )
+    return ChurnResult(**_result_fields(frame, run, opt), label=label, risk_band_edges=edges,
+                       risk_band_labels=RISK_LABELS, metrics=metrics, scores=scores, drivers=drivers)
 
 

@@ -22,6 +22,7 @@ from segkit._classifier import (
     _importance_frame,
     _permutation,
     _prepare,
+    _result_fields,
     _run_counts,
     _run_models,
     _score_frame,
@@ -208,7 +209,6 @@ def fit_tier_change_model(
                       random_state=opt["random_state"], max_train_rows=opt["max_train_rows"],
                       importance_rows=opt["importance_rows"])
     counts = _run_counts(frame, run, opt)
-    folds = counts["cv_folds"]
 
     # ---- full 4-class probability matrix (absent classes 0), plan constraints
     n = len(frame.X)
@@ -267,21 +267,5 @@ def fit_tier_change_model(
     # ---- scores, back to input order
     scores = _score_frame(frame, run, {"from_plan": plan_raw,
                                        **{TIER_PROBABILITY_COLUMNS[c]: P[:, i] for i, c in enumerate(TIER_CHANGE_CLASSES)}})
-    return TierChangeResult(
-        mode=frame.mode,
-        model=opt["model"],
-        features=tuple(frame.X.columns),
-        categorical=tuple(frame.categorical),
-        from_plan=from_plan,
-        label=label,
-        plan_order=plans,
-        classes=classes,
-        cv_folds=folds,
-        random_state=opt["random_state"],
-        max_train_rows=opt["max_train_rows"],
-        n_fit=run.n_fit,
-        sampled=run.sampled,
-        metrics=metrics,
-        scores=scores,
-        drivers=drivers,
-    )
+    return TierChangeResult(**_result_fields(frame, run, opt), from_plan=from_plan, label=label, plan_order=plans,
+                            classes=classes, metrics=metrics, scores=scores, drivers=drivers)
