@@ -65,6 +65,30 @@ def _fit_log_params(nll: Callable[[FloatArray], float], x0: FloatArray, maxiter:
     return z, ok, str(best.message)
 
 
+def _fit_ml(model: Any, names: tuple[str, ...], loglik: Callable[[FloatArray], FloatArray], w: FloatArray,
+            maxiter: int = 2000) -> Any:
+    """Fit ``model`` by weighted maximum likelihood over its log-parameters from
+    0 (:func:`_fit_log_params`) and set the estimates (attributes ``names``),
+    ``std_errors_``, ``log_likelihood_``, ``n_`` and ``converged_``.
+    ``loglik(params)``: the per-row log-likelihood."""
+    def nll(p: FloatArray) -> float:
+        return -float(np.dot(w, loglik(p)))
+
+    def nll_log(z: FloatArray) -> float:
+        v = nll(np.exp(z))
+        return v if np.isfinite(v) else 1e300
+
+    z, ok, _ = _fit_log_params(nll_log, np.zeros(len(names)), maxiter=maxiter)
+    est = np.exp(z)
+    for name, v in zip(names, est):
+        setattr(model, name, float(v))
+    model.std_errors_ = dict(zip(names, (float(v) for v in standard_errors(nll, est))))
+    model.log_likelihood_ = -nll(est)
+    model.n_ = float(w.sum())
+    model.converged_ = ok
+    return model
+
+
 def numerical_hessian(f: Callable[[FloatArray], float], x: FloatArray, rel_step: float = 1e-4) -> FloatArray:
     """Central-difference Hessian of f at x."""
     x = np.asarray(x, dtype=np.float64)
@@ -144,21 +168,7 @@ class ShiftedBetaGeometric:
             raise ValueError("no subscription was lost: the churn rate cannot be estimated")
         if not (t[w > 0] > 0).any() and lost[w > 0].all():
             raise ValueError("every subscription was lost at its first renewal")
-
-        def nll_log(z: FloatArray) -> float:
-            a, b = np.exp(z)
-            v = -float(np.dot(w, self._log_lik(a, b, t, lost)))
-            return v if np.isfinite(v) else 1e300
-
-        z, ok, _ = _fit_log_params(nll_log, np.zeros(2))
-        self.alpha, self.beta = (float(v) for v in np.exp(z))
-        nll = lambda p: -float(np.dot(w, self._log_lik(p[0], p[1], t, lost)))  # noqa: E731
-        se = standard_errors(nll, np.array([self.alpha, self.beta]))
-        self.std_errors_ = {"alpha": float(se[0]), "beta": float(se[1])}
-        self.log_likelihood_ = -nll(np.array([self.alpha, self.beta]))
-        self.n_ = float(w.sum())
-        self.converged_ = ok
-        return self
+        return _fit_ml(self, ("alpha", "beta"), lambda p: self._log_lik(p[0], p[1], t, lost), w)
 
     def survival(self, t: Any) -> FloatArray:
         """S(t): the share of a starting cohort surviving t renewals."""
@@ -273,21 +283,7 @@ class BetaGeometricBetaBinomial:
     def fit(self, frequency: Any, recency: Any, n: Any, weights: Any = None) -> BetaGeometricBetaBinomial:
         x, t_x, n_ = self._check(frequency, recency, n)
         w = _weights(weights, len(x))
-
-        def nll_log(z: FloatArray) -> float:
-            v = -float(np.dot(w, self._log_lik(tuple(np.exp(z)), x, t_x, n_)))
-            return v if np.isfinite(v) else 1e300
-
-        z, ok, _ = _fit_log_params(nll_log, np.zeros(4), maxiter=4000)
-        est = np.exp(z)
-        self.alpha, self.beta, self.gamma, self.delta = (float(v) for v in est)
-        nll = lambda p: -float(np.dot(w, self._log_lik(tuple(p), x, t_x, n_)))  # noqa: E731
-        se = standard_errors(nll, est)
-        self.std_errors_ = dict(zip(self.PARAMS, (float(v) for v in se)))
-        self.log_likelihood_ = -nll(est)
-        self.n_ = float(w.sum())
-        self.converged_ = ok
-        return self
+        return _fit_ml(self, self.PARAMS, lambda p: self._log_lik(tuple(p), x, t_x, n_), w, maxiter=4000)
 
     def probability_alive(self, frequency: Any, recency: Any, n: Any, m_periods_ahead: int = 1) -> FloatArray:
         """P(alive at opportunity n + m | x, t_x, n); m = 1 is the paper's
