@@ -258,13 +258,12 @@ def _category_values(s: pd.Series) -> pd.Categorical:
 
 
 def _parse_split(values: pd.Series) -> np.ndarray:
-    split_column = SPLIT_COLUMN
     if values.isna().any():
-        raise ValueError(f"split column {split_column!r} has {int(values.isna().sum())} missing value(s)")
+        raise ValueError(f"split column {SPLIT_COLUMN!r} has {int(values.isna().sum())} missing value(s)")
     s = values.astype(str).str.strip().str.lower().to_numpy().astype(object)
     bad = sorted(set(s) - set(SPLITS))
     if bad:
-        raise ValueError(f"split column {split_column!r} must hold 'train' or 'score', found {bad[:5]}")
+        raise ValueError(f"split column {SPLIT_COLUMN!r} must hold 'train' or 'score', found {bad[:5]}")
     return s
 
 
@@ -401,10 +400,9 @@ def _hgb_defaults(n_fit: int) -> dict[str, Any]:
 
 
 def _predict_proba(pipe: Pipeline, X: pd.DataFrame, rows: np.ndarray, n_classes: int) -> np.ndarray:
-    batch_size = BATCH_SIZE
     out = np.empty((rows.size, n_classes), dtype=np.float64)
-    for start in range(0, rows.size, batch_size):
-        sl = slice(start, min(start + batch_size, rows.size))
+    for start in range(0, rows.size, BATCH_SIZE):
+        sl = slice(start, min(start + BATCH_SIZE, rows.size))
         out[sl] = pipe.predict_proba(X.iloc[rows[sl]])
     np.clip(out, 0.0, 1.0, out=out)
     return out

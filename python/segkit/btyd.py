@@ -255,10 +255,8 @@ class BetaGeoFitter:
 
     # -- likelihood ---------------------------------------------------------
     @staticmethod
-    def _loglik_terms(
-        params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
-    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        """Per-customer log-likelihood and the pieces its gradient needs.
+    def _loglik_rows(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+        """Per-customer log-likelihood.
 
         ``LL_i = A1 + A2 + log(exp(u1) + [x>0] exp(u2))`` with
         ``A1 = lnG(r+x) - lnG(r) + r ln(alpha)``,
@@ -267,8 +265,6 @@ class BetaGeoFitter:
         ``u2 = ln a - ln(b+x-1) - (r+x) ln(alpha+t_x)``
         (FHL 2005, section 3 / Hardie's note 004, using
         ``B(a+1, b+x-1) = B(a, b+x) a / (b+x-1)``).
-        Returns ``(ll, w1, w2, has_repeat)`` where ``w1 = exp(u1 - L3)`` is
-        P(alive) and ``w2 = 1 - w1`` for repeat buyers.
         """
         r, alpha, a, b = params
         has_repeat = x > 0
@@ -278,10 +274,7 @@ class BetaGeoFitter:
         b_x1 = np.where(has_repeat, b + x - 1.0, 1.0)
         u2 = np.log(a) - np.log(b_x1) - (r + x) * np.log(alpha + t_x)
         u2 = np.where(has_repeat, u2, -np.inf)
-        l3 = np.logaddexp(u1, u2)
-        w1 = np.exp(u1 - l3)
-        w2 = np.where(has_repeat, np.exp(u2 - l3), 0.0)
-        return a1 + a2 + l3, w1, w2, has_repeat
+        return a1 + a2 + np.logaddexp(u1, u2)
 
     @staticmethod
     def _loglik_and_grad(
@@ -393,8 +386,7 @@ class BetaGeoFitter:
         """Total (weighted) log-likelihood of the data at ``params_``."""
         x, t_x, T_ = _check_rfm(frequency, recency, T)
         w = _check_weights(weights, x.shape[0])
-        ll, *_ = self._loglik_terms(np.array(self._params()), x, t_x, T_)
-        return float(w @ ll)
+        return float(w @ self._loglik_rows(np.array(self._params()), x, t_x, T_))
 
     # -- predictions --------------------------------------------------------
     def conditional_probability_alive(

@@ -649,7 +649,7 @@ class BGNBDModel(_Family):
 
     @staticmethod
     def log_likelihood_rows(params, x, t_x, T):
-        return BetaGeoFitter._loglik_terms(np.asarray(params, dtype=np.float64), x, t_x, T)[0]
+        return BetaGeoFitter._loglik_rows(np.asarray(params, dtype=np.float64), x, t_x, T)
 
     @staticmethod
     def loglik_and_grad(params, x, t_x, T, w, groups):
