@@ -150,7 +150,7 @@ def plan_refit(step: str, frame: pd.DataFrame, features: Sequence[str], fit_sett
                settings: Mapping[str, Any], versions: pd.DataFrame | None,
                as_of_date: pd.Timestamp | None) -> RefitPlan:
     """Refit or reuse, with the drift of `frame` (the fit's input) from the last version."""
-    from segkit.dbt_steps import _require
+    from segkit._common import require as _require
 
     policy = str(_require(settings, "model_refit"))
     threshold = float(_require(settings, "model_drift_threshold"))
@@ -223,7 +223,7 @@ def _clv_frame(rfm: pd.DataFrame) -> pd.DataFrame:
 
 def plan_clv_refit(rfm: pd.DataFrame, settings: Mapping[str, Any], versions: pd.DataFrame | None,
                    as_of_date: Any) -> RefitPlan:
-    from segkit.dbt_steps import _require
+    from segkit._common import require as _require
 
     as_of = pd.Timestamp(as_of_date) if as_of_date is not None else None
     return plan_refit(CLV_STEP, _clv_frame(rfm), CLV_FEATURES, {k: _require(settings, k) for k in CLV_FIT_SETTINGS},
@@ -246,8 +246,8 @@ def clv_parameters_step(rfm: pd.DataFrame, settings: Mapping[str, Any], versions
                         as_of_date: Any) -> pd.DataFrame:
     """clv_forecast_parameters: the recorded version's parameters when plan_clv_refit says
     reuse, else a fresh fit (segkit.btyd_family.fit_parameters_step)."""
+    from segkit._common import progress
     from segkit.btyd_family import fit_parameters_step
-    from segkit.dbt_steps import progress
 
     plan = plan_clv_refit(rfm, settings, versions, as_of_date)
     progress(f"{CLV_STEP}: {plan.decision} ({plan.reason})")
@@ -262,7 +262,7 @@ def clv_version(rfm: pd.DataFrame, params: pd.DataFrame, settings: Mapping[str, 
     p = params.sort_values(["model", "parameter"], kind="stable", na_position="first")
     models = ", ".join(sorted(str(m) for m in params["model"].dropna().unique()))
     parameters = records(p)
-    from segkit.dbt_steps import _require
+    from segkit._common import require as _require
 
     fit_settings = {k: _require(settings, k) for k in CLV_FIT_SETTINGS}
     start = pd.to_datetime(frame["first_purchase_at"]).min() if "first_purchase_at" in frame and len(frame) else None
