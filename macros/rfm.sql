@@ -223,43 +223,192 @@
 {% endmacro %}
 
 
-{#- The BTYD summary as CTEs, shared by customer_rfm (one as-of date) and
-    backtest_cutoff_features (one per cutoff), so both compute frequency / recency /
-    T / monetary_value the same way.
+{#- The BTYD summary as CTEs, shared by customer_rfm (one as-of date),
+    backtest_cutoff_features (one per cutoff) and the clv calibration models, so
+    all compute frequency / recency / T / monetary_value the same way.
       transactions:   relation with customer_id, transacted_at, amount
       as_of_relation: relation with the key columns and as_of_date
       keys:           key columns of as_of_relation ([] for a single date)
-    Emits rfm_customer_periods (one row per key, customer and period; refunds
-    netted into their period; a period with an amount >= 0 is a purchase
-    period), rfm_customer_summary (one row per key and customer with a
-    transaction up to its as_of_date) and rfm_purchasers (those with a purchase,
-    with the BTYD values). -#}
+    Known at an as-of date: the transactions before as_of_end(as_of_date)
+    (happened_by_as_of), so the period that contains the as-of day (a day, or
+    a calendar week) counts only its transactions up to the end of that day.
+    Set-based, one scan of the transactions however many as-of dates: each
+    (customer, period) is aggregated once, split at every as-of end that falls
+    inside it (rfm_period_parts); the complete periods are rolled up into the
+    segments between consecutive as-of period starts (rfm_period_segments); an
+    as-of date's summary is the segments before its period plus the parts of its
+    own period up to its as-of end. Counts and decimal sums add, min/max
+    combine, so this equals aggregating the rows known at each as-of date.
+    Emits rfm_customer_periods (one row per customer and period of the
+    transactions before the latest as-of end; refunds netted into their period;
+    a period with a purchase, period_orders > 0, is a purchase period; with one
+    as-of date, its periods), rfm_customer_summary (one row per key and
+    customer with a transaction up to its as_of_date) and rfm_purchasers (those
+    with a purchase, with the BTYD values). -#}
 {% macro rfm_btyd_ctes(transactions, as_of_relation, keys, time_unit, multiplier) %}
 {%- set k = (keys | join(', ') ~ ', ') if keys else '' -%}
+{%- set period_days = 7 if time_unit == 'week' else 1 -%}
+rfm_as_of as (
+
+    select
+        {%- for key in keys %}
+        {{ key }},
+        {%- endfor %}
+        as_of_date,
+        {{ rfm_period_start('as_of_date', time_unit) }} as as_of_period_start,
+        {{ as_of_end('as_of_date') }} as as_of_end
+    from {{ as_of_relation }}
+
+),
+
+-- the days of the periods that contain an as-of day, each with the first as-of
+-- end after it: a transaction's part of its period (days after every as-of end
+-- have no row)
+rfm_split_days as (
+
+    select days.day, min(ends.as_of_end) as split_end
+    from (
+        select distinct cast(periods.as_of_period_start + cast(offsets.i as integer) as date) as day
+        from rfm_as_of as periods
+        cross join range(0, {{ period_days }}) as offsets(i)
+    ) as days
+    inner join rfm_as_of as ends on days.day < ends.as_of_end
+    group by days.day
+
+),
+
+-- transactions per (customer, period, part); the scalar bound is pushed into the scan
+rfm_period_parts as (
+
+    select
+        transactions.customer_id,
+        {{ rfm_period_start('transactions.transacted_at', time_unit) }} as period_start,
+        split.split_end,
+        sum(transactions.amount) as part_spend,
+        -- transaction_id is unique in int_transactions (tested there)
+        count(case when {{ is_purchase('transactions.amount') }} then 1 end) as part_orders,
+        min(case when {{ is_purchase('transactions.amount') }} then transactions.transacted_at end) as first_purchase_at,
+        max(case when {{ is_purchase('transactions.amount') }} then transactions.transacted_at end) as last_purchase_at
+    from {{ transactions }} as transactions
+    left join rfm_split_days as split on split.day = cast(transactions.transacted_at as date)
+    -- transactions after the latest as-of date are unknown at every as-of date
+    where {{ happened_by_as_of('transactions.transacted_at', '(select max(as_of_end) from rfm_as_of)') }}
+    group by 1, 2, 3
+
+),
+
 rfm_customer_periods as (
+
+    select
+        customer_id,
+        period_start,
+        sum(part_spend) as period_spend,
+        cast(sum(part_orders) as bigint) as period_orders,
+        min(first_purchase_at) as first_purchase_at,
+        max(last_purchase_at) as last_purchase_at
+    from rfm_period_parts
+    group by customer_id, period_start
+
+),
+
+-- the segment of each period start from the first as-of period start to the
+-- last: the first as-of period start after it (a period before the first one
+-- is in the first segment; periods from the last one on are in none)
+rfm_segment_calendar as (
+
+    select days.day, min(bounds.as_of_period_start) as segment_end
+    from (
+        select cast(d as date) as day
+        from range(
+            (select cast(min(as_of_period_start) as timestamp) from rfm_as_of),
+            (select cast(max(as_of_period_start) as timestamp) from rfm_as_of),
+            interval 1 day) as r(d) -- noqa: AL05
+    ) as days
+    inner join rfm_as_of as bounds on days.day < bounds.as_of_period_start
+    group by days.day
+
+),
+
+-- the complete periods per (segment, customer)
+rfm_period_segments as (
+
+    select
+        coalesce(calendar.segment_end, (select min(as_of_period_start) from rfm_as_of)) as segment_end,
+        periods.customer_id,
+        sum(periods.period_orders) as orders,
+        sum(periods.period_spend) as total_spend,
+        min(periods.first_purchase_at) as first_purchase_at,
+        max(periods.last_purchase_at) as last_purchase_at,
+        count(case when periods.period_orders > 0 then 1 end) as purchase_periods,
+        min(case when periods.period_orders > 0 then periods.period_start end) as first_period_start,
+        max(case when periods.period_orders > 0 then periods.period_start end) as last_period_start,
+        sum(case when periods.period_orders > 0 then periods.period_spend end) as purchase_period_spend,
+        {{ rfm_value_at_min('case when periods.period_orders > 0 then periods.period_spend end', 'case when periods.period_orders > 0 then periods.period_start end') }} as first_period_spend
+    from rfm_customer_periods as periods
+    left join rfm_segment_calendar as calendar on calendar.day = periods.period_start
+    where periods.period_start < (select max(as_of_period_start) from rfm_as_of)
+    group by 1, periods.customer_id
+
+),
+
+-- the as-of period itself, its parts up to the as-of end, per key and customer
+rfm_as_of_periods as (
 
     select
         {%- for key in keys %}
         as_of.{{ key }},
         {%- endfor %}
         as_of.as_of_date,
-        transactions.customer_id,
-        {{ rfm_period_start('transactions.transacted_at', time_unit) }} as period_start,
-        sum(transactions.amount) as period_spend,
-        -- transaction_id is unique in int_transactions (tested there)
-        count(case when {{ is_purchase('transactions.amount') }} then 1 end) as period_orders,
-        min(case when {{ is_purchase('transactions.amount') }} then transactions.transacted_at end) as first_purchase_at,
-        max(case when {{ is_purchase('transactions.amount') }} then transactions.transacted_at end) as last_purchase_at
-    from {{ transactions }} as transactions
-    {%- if keys %}
-    inner join {{ as_of_relation }} as as_of
-        on {{ happened_by_as_of('transactions.transacted_at', as_of_end('as_of.as_of_date')) }}
-    {%- else %}
-    cross join {{ as_of_relation }} as as_of
-    -- transactions after as_of_date are unknown at as_of
-    where {{ happened_by_as_of('transactions.transacted_at', as_of_end('as_of.as_of_date')) }}
-    {%- endif %}
-    group by all
+        parts.customer_id,
+        sum(parts.part_orders) as orders,
+        sum(parts.part_spend) as total_spend,
+        min(parts.first_purchase_at) as first_purchase_at,
+        max(parts.last_purchase_at) as last_purchase_at,
+        case when sum(parts.part_orders) > 0 then 1 else 0 end as purchase_periods,
+        case when sum(parts.part_orders) > 0 then any_value(as_of.as_of_period_start) end as period_start,
+        case when sum(parts.part_orders) > 0 then sum(parts.part_spend) end as purchase_period_spend
+    from rfm_period_parts as parts
+    inner join rfm_as_of as as_of
+        on parts.period_start = as_of.as_of_period_start
+    where parts.split_end <= as_of.as_of_end
+    group by {% for key in keys %}as_of.{{ key }}, {% endfor %}as_of.as_of_date, parts.customer_id
+
+),
+
+-- what each key knows: the segments before its as-of period, and that period
+rfm_customer_pieces as (
+
+    select
+        {%- for key in keys %}
+        as_of.{{ key }},
+        {%- endfor %}
+        as_of.as_of_date,
+        segments.customer_id,
+        segments.orders,
+        segments.total_spend,
+        segments.first_purchase_at,
+        segments.last_purchase_at,
+        segments.purchase_periods,
+        segments.first_period_start,
+        segments.last_period_start,
+        segments.purchase_period_spend,
+        segments.first_period_spend
+    from rfm_period_segments as segments
+    inner join rfm_as_of as as_of on segments.segment_end <= as_of.as_of_period_start
+    union all
+    select
+        {{ k }}as_of_date,
+        customer_id,
+        orders,
+        total_spend,
+        first_purchase_at,
+        last_purchase_at,
+        purchase_periods,
+        period_start,
+        period_start,
+        purchase_period_spend,
+        purchase_period_spend
+    from rfm_as_of_periods
 
 ),
 
@@ -269,16 +418,16 @@ rfm_customer_summary as (
     select
         {{ k }}as_of_date,
         customer_id,
-        cast(sum(period_orders) as integer) as orders,
-        sum(period_spend) as total_spend,
+        cast(sum(orders) as integer) as orders,
+        sum(total_spend) as total_spend,
         min(first_purchase_at) as first_purchase_at,
         max(last_purchase_at) as last_purchase_at,
-        cast(count(case when period_orders > 0 then 1 end) - 1 as integer) as frequency,
-        min(case when period_orders > 0 then period_start end) as first_period_start,
-        max(case when period_orders > 0 then period_start end) as last_period_start,
-        sum(case when period_orders > 0 then period_spend end) as purchase_period_spend,
-        {{ rfm_value_at_min('case when period_orders > 0 then period_spend end', 'case when period_orders > 0 then period_start end') }} as first_period_spend
-    from rfm_customer_periods
+        cast(sum(purchase_periods) - 1 as integer) as frequency,
+        min(first_period_start) as first_period_start,
+        max(last_period_start) as last_period_start,
+        sum(purchase_period_spend) as purchase_period_spend,
+        {{ rfm_value_at_min('first_period_spend', 'first_period_start') }} as first_period_spend
+    from rfm_customer_pieces
     group by {{ k }}as_of_date, customer_id
 
 ),
