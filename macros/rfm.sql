@@ -233,8 +233,8 @@
     (happened_by_as_of), so the period that contains the as-of day (a day, or
     a calendar week) counts only its transactions up to the end of that day.
     Set-based, one scan of the transactions however many as-of dates: each
-    (customer, period) is aggregated once, split at every as-of end that falls
-    inside it (rfm_period_parts); the complete periods are rolled up into the
+    (customer, period) is aggregated once (a week that contains an as-of day is
+    split at every as-of end inside it: rfm_period_parts); the complete periods are rolled up into the
     segments between consecutive as-of period starts (rfm_period_segments); an
     as-of date's summary is the segments before its period plus the parts of its
     own period up to its as-of end. Counts and decimal sums add, min/max
@@ -247,7 +247,6 @@
     with a purchase, with the BTYD values). -#}
 {% macro rfm_btyd_ctes(transactions, as_of_relation, keys, time_unit, multiplier) %}
 {%- set k = (keys | join(', ') ~ ', ') if keys else '' -%}
-{%- set period_days = 7 if time_unit == 'week' else 1 -%}
 rfm_as_of as (
 
     select
@@ -261,16 +260,17 @@ rfm_as_of as (
 
 ),
 
--- the days of the periods that contain an as-of day, each with the first as-of
--- end after it: a transaction's part of its period (days after every as-of end
--- have no row)
+{%- if time_unit == 'week' %}
+-- a week can contain an as-of day before its end: it is split at every as-of
+-- end inside it. The days of the weeks that contain an as-of day, each with the
+-- first as-of end after it (days after every as-of end have no row)
 rfm_split_days as (
 
     select days.day, min(ends.as_of_end) as split_end
     from (
         select distinct cast(periods.as_of_period_start + cast(offsets.i as integer) as date) as day
         from rfm_as_of as periods
-        cross join range(0, {{ period_days }}) as offsets(i)
+        cross join range(0, 7) as offsets(i)
     ) as days
     inner join rfm_as_of as ends on days.day < ends.as_of_end
     group by days.day
@@ -284,9 +284,9 @@ rfm_period_parts as (
         transactions.customer_id,
         {{ rfm_period_start('transactions.transacted_at', time_unit) }} as period_start,
         split.split_end,
-        sum(transactions.amount) as part_spend,
+        sum(transactions.amount) as period_spend,
         -- transaction_id is unique in int_transactions (tested there)
-        count(case when {{ is_purchase('transactions.amount') }} then 1 end) as part_orders,
+        count(case when {{ is_purchase('transactions.amount') }} then 1 end) as period_orders,
         min(case when {{ is_purchase('transactions.amount') }} then transactions.transacted_at end) as first_purchase_at,
         max(case when {{ is_purchase('transactions.amount') }} then transactions.transacted_at end) as last_purchase_at
     from {{ transactions }} as transactions
@@ -302,14 +302,33 @@ rfm_customer_periods as (
     select
         customer_id,
         period_start,
-        sum(part_spend) as period_spend,
-        cast(sum(part_orders) as bigint) as period_orders,
+        sum(period_spend) as period_spend,
+        cast(sum(period_orders) as bigint) as period_orders,
         min(first_purchase_at) as first_purchase_at,
         max(last_purchase_at) as last_purchase_at
     from rfm_period_parts
     group by customer_id, period_start
 
 ),
+{%- else %}
+-- a day period ends with its as-of end: no period is split, its parts are itself
+rfm_customer_periods as (
+
+    select
+        transactions.customer_id,
+        {{ rfm_period_start('transactions.transacted_at', time_unit) }} as period_start,
+        sum(transactions.amount) as period_spend,
+        -- transaction_id is unique in int_transactions (tested there)
+        count(case when {{ is_purchase('transactions.amount') }} then 1 end) as period_orders,
+        min(case when {{ is_purchase('transactions.amount') }} then transactions.transacted_at end) as first_purchase_at,
+        max(case when {{ is_purchase('transactions.amount') }} then transactions.transacted_at end) as last_purchase_at
+    from {{ transactions }} as transactions
+    -- transactions after the latest as-of date are unknown at every as-of date
+    where {{ happened_by_as_of('transactions.transacted_at', '(select max(as_of_end) from rfm_as_of)') }}
+    group by 1, 2
+
+),
+{%- endif %}
 
 -- the segment of each period start from the first as-of period start to the
 -- last: the first as-of period start after it (a period before the first one
@@ -360,17 +379,23 @@ rfm_as_of_periods as (
         {%- endfor %}
         as_of.as_of_date,
         parts.customer_id,
-        sum(parts.part_orders) as orders,
-        sum(parts.part_spend) as total_spend,
+        sum(parts.period_orders) as orders,
+        sum(parts.period_spend) as total_spend,
         min(parts.first_purchase_at) as first_purchase_at,
         max(parts.last_purchase_at) as last_purchase_at,
-        case when sum(parts.part_orders) > 0 then 1 else 0 end as purchase_periods,
-        case when sum(parts.part_orders) > 0 then any_value(as_of.as_of_period_start) end as period_start,
-        case when sum(parts.part_orders) > 0 then sum(parts.part_spend) end as purchase_period_spend
+        case when sum(parts.period_orders) > 0 then 1 else 0 end as purchase_periods,
+        case when sum(parts.period_orders) > 0 then any_value(as_of.as_of_period_start) end as period_start,
+        case when sum(parts.period_orders) > 0 then sum(parts.period_spend) end as purchase_period_spend
+    {%- if time_unit == 'week' %}
     from rfm_period_parts as parts
     inner join rfm_as_of as as_of
         on parts.period_start = as_of.as_of_period_start
     where parts.split_end <= as_of.as_of_end
+    {%- else %}
+    from rfm_customer_periods as parts
+    inner join rfm_as_of as as_of
+        on parts.period_start = as_of.as_of_period_start
+    {%- endif %}
     group by {% for key in keys %}as_of.{{ key }}, {% endfor %}as_of.as_of_date, parts.customer_id
 
 ),
