@@ -293,7 +293,7 @@ rfm_period_parts as (
     left join rfm_split_days as split on split.day = cast(transactions.transacted_at as date)
     -- transactions after the latest as-of date are unknown at every as-of date
     where {{ happened_by_as_of('transactions.transacted_at', '(select max(as_of_end) from rfm_as_of)') }}
-    group by 1, 2, 3
+    group by transactions.customer_id, period_start, split.split_end
 
 ),
 
@@ -325,7 +325,7 @@ rfm_customer_periods as (
     from {{ transactions }} as transactions
     -- transactions after the latest as-of date are unknown at every as-of date
     where {{ happened_by_as_of('transactions.transacted_at', '(select max(as_of_end) from rfm_as_of)') }}
-    group by 1, 2
+    group by transactions.customer_id, period_start
 
 ),
 {%- endif %}
@@ -335,7 +335,7 @@ rfm_customer_periods as (
 -- is in the first segment; periods from the last one on are in none)
 rfm_segment_calendar as (
 
-    select days.day, min(bounds.as_of_period_start) as segment_end
+    select days.day, min(bounds.as_of_period_start) as next_period_start
     from (
         select cast(d as date) as day
         from range(
@@ -352,7 +352,7 @@ rfm_segment_calendar as (
 rfm_period_segments as (
 
     select
-        coalesce(calendar.segment_end, (select min(as_of_period_start) from rfm_as_of)) as segment_end,
+        coalesce(calendar.next_period_start, (select min(as_of_period_start) from rfm_as_of)) as segment_end,
         periods.customer_id,
         sum(periods.period_orders) as orders,
         sum(periods.period_spend) as total_spend,
@@ -366,7 +366,7 @@ rfm_period_segments as (
     from rfm_customer_periods as periods
     left join rfm_segment_calendar as calendar on calendar.day = periods.period_start
     where periods.period_start < (select max(as_of_period_start) from rfm_as_of)
-    group by 1, periods.customer_id
+    group by segment_end, periods.customer_id
 
 ),
 
