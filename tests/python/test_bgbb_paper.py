@@ -11,6 +11,12 @@ The expected values are published ones, never our code's:
   donors: 12,884.2, the total of Hardie's "Conditional Expectations (II)" sheet
   (brucehardie.com/notes/010, as lifetimes' test_conditional_expectation_returns_
   same_value_as_Hardie_excel_sheet quotes it), at its one decimal;
+- the conditional expectations of four donors that Fader's Wharton course on this 1995
+  cohort quotes (slides "Predictive Customer Analytics", scribd.com/document/288252522,
+  as summarised at jbdon.com/probability-models.html): "Bob", a donation in every year
+  1996-2001 (x = 6, t_x = 6), 3.75 of the 5 years 2002-2006; "Sarah", no repeat
+  donation (0, 0), 0.07; "Mary and Chris", 4 repeats with the last in 2001 (4, 6), "50%
+  more valuable" than "Sharmila", 5 repeats with the last in 2000 (5, 5);
 - every one of the 22 (x, t_x, n = 6) patterns: P(alive at n + 1) and the conditional
   expectation of the next 5 opportunities computed by lifetimes 0.11.3
   (conditional_probability_alive(1, ...), conditional_expected_number_of_purchases_
@@ -64,6 +70,18 @@ def test_expected_donations_2002_2006_total_equals_hardies_sheet(patterns):
     assert int(patterns["donors"].sum()) == 11_104
     total = float((patterns["donors"] * patterns["e"]).sum())
     assert round(total, 1) == HARDIE_EXPECTED_TOTAL_2002_2006
+
+
+# (x, t_x) -> expected donations 2002-2006, at the course's two decimals
+COURSE_EXPECTATIONS = {(6, 6): 3.75, (0, 0): 0.07}
+
+
+def test_conditional_expectations_of_the_course_donors(patterns):
+    got = {(int(r.x), int(r.t_x)): r.e for r in patterns.itertuples()}
+    for cell, published in COURSE_EXPECTATIONS.items():
+        assert round(got[cell], 2) == published, cell
+    # Mary and Chris (4, 6) against Sharmila (5, 5): "50% more valuable"
+    assert round(got[(4, 6)] / got[(5, 5)], 1) == 1.5
 
 
 def _lifetimes_values(fitter, df):
