@@ -50,10 +50,18 @@ def _weights(weights: Any, n: int) -> FloatArray:
 
 def _fit_log_params(nll: Callable[[FloatArray], float], x0: FloatArray, maxiter: int = 2000) -> tuple[FloatArray, bool, str]:
     """Minimise nll over log-parameters: Nelder-Mead, polished by BFGS (numerical
-    gradient). Deterministic for a given input."""
+    gradient). Deterministic for a given input.
+
+    Nelder-Mead's ``fatol`` is relative to the objective at the start: a
+    log-likelihood summed over a million customers is about 4e6, where one unit in
+    the last place is 1e-9 and the rounding of the sum moves by several, so an
+    absolute 1e-12 can never be met and the search ran into ``maxfev`` (16,000
+    evaluations, 34 s on the 1M bench input instead of about 1,000 and 2.5 s)."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        start = float(nll(np.asarray(x0, dtype=np.float64)))
+        fatol = 1e-12 * max(1.0, abs(start)) if np.isfinite(start) else 1e-12
         nm = minimize(nll, x0, method="Nelder-Mead",
-                      options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": maxiter, "maxfev": 4 * maxiter})
+                      options={"xatol": 1e-10, "fatol": fatol, "maxiter": maxiter, "maxfev": 4 * maxiter})
         polish = minimize(nll, nm.x, method="BFGS", options={"gtol": 1e-8, "maxiter": maxiter})
     best = polish if np.isfinite(polish.fun) and polish.fun <= nm.fun else nm
     z = np.asarray(best.x, dtype=np.float64)
