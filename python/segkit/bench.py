@@ -23,13 +23,17 @@ highest RSS of the dbt process sampled (every 0.2 s) while a node of the stage
 ran. Python steps alone on the built warehouse follow, then per model (bg_nbd,
 pareto_nbd, mbg_nbd, gamma_gamma, bgbb, sbg) the fit on the weighted unique rows and
 the score of every customer, seconds and peak RSS each (`--only models [--db ...]`
-runs that table alone on a built warehouse). Every timed build is preceded
+runs that table alone on a built warehouse). Then issue 14's periodic refresh
+(`--only refresh` alone): the data as parts (transactions and events up to the
+last day in part 0), a full build of a new warehouse, then the last day's parts
+added and the same command again; the second build's wall time against the first's
+(target <= 0.15). Every timed build is preceded
 by an untimed `dbt parse` into the same target folder, so it starts as a user's second
 run does (partial parsing), not with a full parse of the project.
 
     python -m segkit.bench [--customers 1000000] [--scaling 100000,300000]
                            [--rfm-customers 2500000,250000] [--select ...] [--quick]
-                           [--only full|rfm|models] [--db warehouse.duckdb]
+                           [--only full|rfm|models|refresh] [--db warehouse.duckdb]
 """
 from __future__ import annotations
 
@@ -276,6 +280,8 @@ FULL_BUILD_TARGET_GB = 6.0
 RFM_FLOOR_TARGET_RATIO = 2.0
 LIFETIMES_END_TO_END_TARGET = 3.0
 LIFETIMES_MODEL_TARGET = 10.0
+# issue 14: a build adding one day of data costs at most this share of a full build
+REFRESH_TARGET_RATIO = 0.15
 RFM_SELECT = "+customer_rfm"
 
 
@@ -299,12 +305,16 @@ def _generate(customers: int, seed: int, out: Path, env: dict[str, str], report:
 
 
 def _dbt_build(home: Path, out: Path, name: str, data: Path, env: dict[str, str],
-               select: str | None = None) -> tuple[float, float, int, Path]:
+               select: str | None = None, fresh: bool = True, log_name: str | None = None) -> tuple[float, float, int, Path]:
     """`dbt build` of the files dataset on data into out/<name>.duckdb; returns
-    (seconds, peak GB, exit code, target folder)."""
+    (seconds, peak GB, exit code, target folder). fresh: start from no warehouse
+    (else the next build of the same warehouse: a periodic refresh); log_name: the
+    log's and target folder's name (default name)."""
     db = out / f"{name}.duckdb"
-    for stale in (db, out / ".build" / f"{name}.duckdb"):
-        stale.unlink(missing_ok=True)
+    if fresh:
+        for stale in (db, out / ".build" / f"{name}.duckdb"):
+            stale.unlink(missing_ok=True)
+    name = log_name or name
     dbt = str(Path(sys.executable).with_name("dbt"))
     target = out / f"target_{name}"
     cmd = [dbt, "build", "--project-dir", str(home), "--profiles-dir", str(home),
@@ -544,6 +554,91 @@ def _rfm_path(args: argparse.Namespace, home: Path, out: Path, env: dict[str, st
                *notes, "", *lines]
 
 
+def _refresh_parts(full: Path, out: Path, customers: int, seed: int) -> tuple[Path, Path, str]:
+    """The generated data as a periodic refresh receives it (README, "Periodic refresh"):
+    customers and subscriptions as single files, transactions and events as folders of
+    parts. Part 0 holds every row before the last day of transactions, part 1 that day
+    (the next delivery), written aside until the incremental build. Returns (input
+    folder, the folder holding the held-back parts, the last day)."""
+    import duckdb
+
+    data = out / f"refresh_{customers}_{seed}"
+    held = out / f"refresh_{customers}_{seed}_next"
+    with duckdb.connect() as con:
+        day = str(con.execute(f"select max(transacted_at)::date from read_parquet('{full}/transactions.parquet')")
+                  .fetchone()[0])
+        if not (held / "events" / f"1_{day}.parquet").exists():
+            shutil.rmtree(data, ignore_errors=True)
+            shutil.rmtree(held, ignore_errors=True)
+            for name in ("customers.parquet", "subscriptions.parquet"):
+                (data / name).parent.mkdir(parents=True, exist_ok=True)
+                (data / name).symlink_to(full / name)
+            for table, column in (("transactions", "transacted_at"), ("events", "event_at")):
+                (data / table).mkdir()
+                (held / table).mkdir(parents=True)
+                src = f"read_parquet('{full}/{table}.parquet')"
+                con.execute(f"copy (select * from {src} where {column} < date '{day}') "
+                            f"to '{data / table / '0_history.parquet'}' (format parquet)")
+                con.execute(f"copy (select * from {src} where {column} >= date '{day}') "
+                            f"to '{held / table / f'1_{day}.parquet'}' (format parquet)")
+    for table in ("transactions", "events"):  # a rerun starts again from part 0 alone
+        delivered = data / table / f"1_{day}.parquet"
+        if delivered.exists():
+            delivered.rename(held / table / delivered.name)
+    return data, held, day
+
+
+def _refresh(args: argparse.Namespace, home: Path, out: Path, env: dict[str, str], report: list[str]) -> int:
+    """Issue 14's speed target: a build that adds one day of data (one new part of
+    transactions and of events) against the full build of the same warehouse before
+    it, in the same run."""
+    import duckdb
+
+    full = _generate(args.customers, args.seed, out, env, report)
+    if full is None:
+        return 1
+    data, held, day = _refresh_parts(full, out, args.customers, args.seed)
+    with duckdb.connect() as con:
+        counts = {t: con.execute(f"select count(*) from read_parquet('{held / t}/*.parquet')").fetchone()[0]
+                  for t in ("transactions", "events")}
+    secs_a, gb_a, rc_a, target_a = _dbt_build(home, out, "refresh", data, env, args.select, fresh=True,
+                                              log_name="refresh_full")
+    lines = ["", f"## Issue 14: a periodic refresh at {args.customers:,} customers", "",
+             f"Input as parts (`{data.name}`): transactions and events up to {day} (excluded) in part 0; the "
+             f"delivery of {day} ({counts['transactions']:,} transactions, {counts['events']:,} events) as part 1, "
+             "added after the first build. Customers and subscriptions are single files.", "",
+             "| build | wall s | peak GB | exit | ratio to the full build | target | met |",
+             "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+             f"| full build over part 0 (new warehouse) | {secs_a:.1f} | {gb_a:.2f} | {rc_a} | 1.00 | | |"]
+    rc_b = 1
+    if rc_a == 0:
+        for table in ("transactions", "events"):
+            part = held / table / f"1_{day}.parquet"
+            part.rename(data / table / part.name)
+        secs_b, gb_b, rc_b, target_b = _dbt_build(home, out, "refresh", data, env, args.select, fresh=False,
+                                                  log_name="refresh_incremental")
+        ratio = secs_b / secs_a
+        lines.append(f"| the next build: part 1 added (the same command) | {secs_b:.1f} | {gb_b:.2f} | {rc_b} | "
+                     f"{ratio:.2f} | <= {REFRESH_TARGET_RATIO:.2f} | "
+                     f"{'yes' if ratio <= REFRESH_TARGET_RATIO and rc_b == 0 else 'no'} |")
+        if (target_a / "run_results.json").exists() and (target_b / "run_results.json").exists():
+            def node_seconds(target: Path) -> dict[str, float]:
+                return {r["unique_id"].split(".")[-1]: r["execution_time"]
+                        for r in json.loads((target / "run_results.json").read_text())["results"]}
+            a, b = node_seconds(target_a), node_seconds(target_b)
+            top = sorted(b, key=lambda n: -b[n])[:12]
+            lines += ["", "Slowest nodes of the incremental build (dbt execution seconds; the full build's beside):", "",
+                      "| node | incremental s | full s |", "| --- | ---: | ---: |"]
+            lines += [f"| {n} | {b[n]:.1f} | {a.get(n, float('nan')):.1f} |" for n in top]
+            loads = [n for n in b if n.startswith("base_files__") or n.startswith("raw_files__")]
+            lines += ["", "Input nodes (incremental / full s): "
+                      + "; ".join(f"{n} {b[n]:.1f} / {a.get(n, float('nan')):.1f}" for n in sorted(loads))]
+    else:
+        print((out / "refresh_full.log").read_text()[-3000:], file=sys.stderr)
+    report += lines
+    return rc_a or rc_b
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--child"]:
@@ -570,9 +665,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="sizes of the RFM-path runs (target 2), comma-separated ('' for none)")
     parser.add_argument("--quick", action="store_true",
                         help="only the full build at --customers (no scaling, no RFM path, no steps)")
-    parser.add_argument("--only", choices=("full", "rfm", "models"), default=None,
-                        help="only the full builds (targets 1 and 3), only the RFM path (target 2), or only "
-                             "the per-model fit and score table on an already built warehouse (--db)")
+    parser.add_argument("--only", choices=("full", "rfm", "models", "refresh"), default=None,
+                        help="only the full builds (targets 1 and 3), only the RFM path (target 2), only "
+                             "the per-model fit and score table on an already built warehouse (--db), or only "
+                             "the periodic refresh (issue 14: a full build over parts, then one day's parts added)")
     parser.add_argument("--db", type=Path, default=None,
                         help="with --only models: the built warehouse (default: <out>/bench.duckdb)")
     args = parser.parse_args(argv)
@@ -598,6 +694,13 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         return 0
 
+    if args.only == "refresh":
+        report[0] = f"# Benchmark: periodic refresh at {args.customers:,} customers (seed {args.seed}), {os.cpu_count()} cores"
+        rc = _refresh(args, home, out, env, report)
+        text = "\n".join(report)
+        (out / "report_refresh.md").write_text(text + "\n")
+        print(text)
+        return rc
     rc = 0 if args.only == "rfm" else _full_builds(args, home, out, env, report)
     data = out / f"data_{args.customers}_{args.seed}"
     timed = getattr(args, "_timed", [])
@@ -612,6 +715,8 @@ def main(argv: list[str] | None = None) -> int:
                    f"{'met' if ratio <= LOAD_TARGET_RATIO else 'NOT met'})."]
     if args.rfm_customers:
         _rfm_path(args, home, out, env, report)
+    if not args.quick and args.only is None:
+        rc = _refresh(args, home, out, env, report) or rc
     db = out / "bench.duckdb"  # the published warehouse of the full build
     if db.exists() and rc == 0 and not args.quick and args.only != "rfm":
         report += ["", "Python steps alone on the built warehouse (fit + score, one process each):", ""]
