@@ -64,7 +64,10 @@ __all__ = [
     "choose_k_silhouette",
     "cluster_customers",
     "dbscan_labels",
+    "kmeans_assign",
     "kmeans_labels",
+    "kmeans_model",
+    "nearest_center",
     "prepare_features",
     "silhouette_scores",
 ]
@@ -165,6 +168,9 @@ class ClusteringInfo:
     min_samples: int | None = None
     core_fraction: float | None = None
     cluster_profile: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
+    # K-means: everything needed to label new rows without refitting (kmeans_model;
+    # applied by kmeans_assign), JSON-ready; None for DBSCAN
+    model: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict (the profile becomes a list of records)."""
@@ -194,6 +200,8 @@ class ClusteringInfo:
                 for rec in self.cluster_profile.to_dict(orient="records")
             ],
         }
+        if self.model is not None:
+            out["model"] = self.model
         return out
 
 
@@ -275,6 +283,14 @@ def prepare_features(
     if not_in_features:
         raise ValueError(f"log_features must be a subset of features; not in features: {not_in_features}")
 
+    X = _log_matrix(df, features, log_features)
+    if len(df) == 0 or scaling == "none":
+        return X
+    return scale_features(X, *fit_scaler(X, scaling))
+
+
+def _log_matrix(df: pd.DataFrame, features: Sequence[str], log_features: Sequence[str]) -> np.ndarray:
+    """Steps 1-3 of :func:`prepare_features`: float64, log1p of the log features, NaN -> 0."""
     n, d = len(df), len(features)
     X = np.empty((n, d), dtype=np.float64)
     log_set = set(log_features)
@@ -289,24 +305,44 @@ def prepare_features(
         X[:, j] = np.nan_to_num(x, nan=0.0)
     if infinite:
         raise ValueError(f"features contain infinite values: {infinite}")
-    if n == 0 or scaling == "none":
-        return X
+    return X
 
-    for j in range(d):
+
+def fit_scaler(X: np.ndarray, scaling: Scaling) -> tuple[list[float] | None, list[float] | None]:
+    """The centre and scale per column of step 4 of :func:`prepare_features` (None, None
+    for ``"none"``); a constant column has scale 0 (it becomes all 0)."""
+    if scaling == "none" or X.shape[0] == 0:
+        return None, None
+    center, scale = [], []
+    for j in range(X.shape[1]):
         col = X[:, j]
         lo, hi = col.min(), col.max()
         if lo == hi:  # exact zero-variance test (std of a constant can be ~1e-17)
+            c, s = float(lo), 0.0
+        elif scaling == "zscore":
+            c, s = float(col.mean()), float(col.std())
+        else:  # robust
+            q25, c, q75 = (float(q) for q in np.quantile(col, [0.25, 0.5, 0.75]))
+            s = q75 - q25
+            if not s > 0:
+                s = float(col.std())
+        center.append(c)
+        scale.append(s)
+    return center, scale
+
+
+def scale_features(X: np.ndarray, center: Sequence[float] | None, scale: Sequence[float] | None) -> np.ndarray:
+    """X scaled in place by a :func:`fit_scaler` result: (x - centre) / scale per column,
+    0 where the scale is 0; unchanged when both are None. Returns X."""
+    if center is None or scale is None:
+        return X
+    for j, (c, s) in enumerate(zip(center, scale)):
+        col = X[:, j]
+        if s == 0:
             col[:] = 0.0
             continue
-        if scaling == "zscore":
-            center, scale = col.mean(), col.std()
-        else:  # robust
-            q25, center, q75 = np.quantile(col, [0.25, 0.5, 0.75])
-            scale = q75 - q25
-            if not scale > 0:
-                scale = col.std()
-        col -= center
-        col /= scale
+        col -= c
+        col /= s
     return X
 
 
@@ -940,7 +976,9 @@ def cluster_customers(
     order = canonical_order(ids)
     needed = list(dict.fromkeys([*features, value_column]))
     work = df[needed].take(order).reset_index(drop=True)
-    X = prepare_features(work, features, scaling=scaling, log_features=log_features)
+    X = _log_matrix(work, features, log_features)
+    center, scale = fit_scaler(X, scaling)
+    scale_features(X, center, scale)
     value = _numeric_column(work, value_column)
     if np.isinf(value).any():
         raise ValueError(f"value_column {value_column!r} contains infinite values")
@@ -986,6 +1024,10 @@ def cluster_customers(
     del X
 
     cluster_id, tier = assign_value_tiers(labels, value, tier_names=tier_names, noise_tier=noise_tier)
+    model = None
+    if method == "kmeans":
+        model = kmeans_model(kinfo, labels, cluster_id, tier, features=features, log_features=log_features,
+                             scaling=scaling, center=center, scale=scale, tier_names=tier_names)
     raw = {c: _numeric_column(work, c) for c in features}
     profile = _cluster_profile(cluster_id, tier, value, raw)
     del raw, work
@@ -1009,5 +1051,114 @@ def cluster_customers(
         n_clusters=int((profile["cluster_id"] >= 0).sum()),
         n_noise=int((cluster_id == NOISE_LABEL).sum()),
         cluster_profile=profile,
+        model=model,
     )
     return out, info
+
+
+# --------------------------------------------------------------------------- #
+# A fitted K-means model: record it, label new rows with it
+# --------------------------------------------------------------------------- #
+def kmeans_model(
+    kinfo: KMeansInfo,
+    labels: np.ndarray,
+    cluster_id: np.ndarray,
+    tier: np.ndarray,
+    *,
+    features: Sequence[str],
+    log_features: Sequence[str],
+    scaling: str,
+    center: Sequence[float] | None,
+    scale: Sequence[float] | None,
+    tier_names: Sequence[str],
+) -> dict[str, Any]:
+    """JSON-ready record of a K-means fit, enough for :func:`kmeans_assign` to label
+    rows exactly as :func:`cluster_customers` did without refitting: the features, log
+    features and scaling with the fitted centre / scale per feature (scale 0: a constant
+    column, mapped to 0), k, the centres (k x features, in the scaled space) and, per
+    sklearn label 0..k-1, the value-ranked cluster id and value tier the fit gave it
+    (a label no row had, rare, gets the ids after the used ones and the last tier)."""
+    k = int(kinfo.k)
+    cid_of_label = np.full(k, -1, dtype=np.int64)
+    tier_of_label = np.full(k, None, dtype=object)
+    cid_of_label[labels] = cluster_id  # one cluster id (and tier) per label
+    tier_of_label[labels] = tier
+    unused = np.flatnonzero(cid_of_label < 0)
+    cid_of_label[unused] = (cid_of_label.max() + 1 if unused.size < k else 0) + np.arange(unused.size)
+    tier_of_label[unused] = tier_names[-1]
+    return {
+        "method": "kmeans",
+        "features": list(features),
+        "log_features": list(log_features),
+        "scaling": scaling,
+        "center": None if center is None else [float(c) for c in center],
+        "scale": None if scale is None else [float(s) for s in scale],
+        "k": k,
+        "centers": [[float(v) for v in row] for row in kinfo.centers],
+        "cluster_id_of_label": [int(c) for c in cid_of_label],
+        "value_tier_of_label": [str(t) for t in tier_of_label],
+        "tier_names": list(tier_names),
+        "n_fit": int(kinfo.n_fit),
+        "sampled": bool(kinfo.sampled),
+    }
+
+
+def nearest_center(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Label of the nearest centre of every row (int64): sklearn's K-means E step, the
+    routine that gave the fit its final labels (KMeans.predict), on one thread, so rows
+    the fit labelled get the same label back."""
+    centers = np.ascontiguousarray(centers, dtype=np.float64)
+    km = KMeans(n_clusters=centers.shape[0], init=centers, n_init=1)
+    km.cluster_centers_ = centers
+    km.n_features_in_ = centers.shape[1]
+    km._n_threads = 1
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return km.predict(X).astype(np.int64)
+
+
+def kmeans_assign(
+    df: pd.DataFrame,
+    model: dict[str, Any],
+    *,
+    id_column: str = "customer_id",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Label customers with a recorded K-means fit (:func:`kmeans_model`), no refit.
+
+    The recorded preprocessing (log features, the fitted centre / scale) is applied,
+    each row gets its nearest recorded centre (:func:`nearest_center`, vectorised) and
+    that label's recorded cluster id and value tier; distance is to that centre in the
+    scaled space. Rows are processed in ``id_column`` order like
+    :func:`cluster_customers`, so on the data the model was fitted on the labels,
+    tiers and distances equal the fit's. Returns the labels (the columns of
+    cluster_customers, input row order) and {n_rows, n_clusters, inertia}.
+    """
+    features = list(model["features"])
+    missing = [c for c in features if c not in df.columns]
+    if missing:
+        raise ValueError(f"features of the recorded model missing from the DataFrame: {missing}")
+    ids = df[id_column]
+    n = len(df)
+    order = canonical_order(ids)
+    work = df[features].take(order).reset_index(drop=True)
+    X = scale_features(_log_matrix(work, features, model["log_features"]), model["center"], model["scale"])
+    centers = np.asarray(model["centers"], dtype=np.float64)
+    labels = nearest_center(X, centers) if n else np.empty(0, dtype=np.int64)
+    distances = _distance_to_centers(X, centers, labels, batch_size)
+    cluster_id = np.asarray(model["cluster_id_of_label"], dtype=np.int64)[labels]
+    tier = np.asarray(model["value_tier_of_label"], dtype=object)[labels]
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = np.arange(n, dtype=np.intp)
+    out = pd.DataFrame(
+        {
+            id_column: ids.reset_index(drop=True),
+            "method": pd.Series(np.full(n, "kmeans", dtype=object), dtype="str"),
+            "cluster_id": cluster_id[inverse],
+            "value_tier": pd.Series(tier[inverse], dtype="str"),
+            "distance": distances[inverse],
+            "is_outlier": np.zeros(n, dtype=bool),
+        }
+    )
+    summary = {"n_rows": n, "n_clusters": int(np.unique(cluster_id).size),
+               "inertia": json_float(float(np.dot(distances, distances)))}
+    return out, summary

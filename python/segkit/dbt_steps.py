@@ -110,22 +110,45 @@ def plan_clustering(features: pd.DataFrame, settings: Mapping[str, Any]) -> list
     return out
 
 
-def clustering_step(features: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame:
+def clustering_step(features: pd.DataFrame, settings: Mapping[str, Any], versions: pd.DataFrame | None = None,
+                    as_of_date: Any = None) -> pd.DataFrame:
     """Run every method in settings['cluster_methods'] over the feature table.
 
     Returns one row per customer per method (LABEL_COLUMNS). run_info holds the
-    run's parameters and choices (k and silhouettes, eps, sampling) as JSON.
+    run's parameters and choices (k and silhouettes, eps, sampling) as JSON; for
+    K-means also the fitted model (segkit.clustering.kmeans_model).
     A method the data cannot support (plan_clustering) is reduced or skipped.
+    K-means with model_refit = on_drift reuses the last recorded version (`versions`,
+    the carried model_versions) when segkit.refit.plan_cluster_refit says so: the
+    recorded model labels the customers (segkit.clustering.kmeans_assign), no fit.
     """
+    from segkit.clustering import kmeans_assign
+    from segkit.refit import plan_cluster_refit
+
     feature_names = expand_feature_patterns(_require(settings, "cluster_features"), features.columns)
     frames: list[tuple[str, pd.DataFrame]] = []
     for decision in map(_logged, plan_clustering(features, settings)):
         if decision.skipped:
             continue
         method = decision.model
+        started = time.perf_counter()
+        plan = plan_cluster_refit(method, features, settings, versions, as_of_date)
+        progress(f"{CLUSTER_STEP} {method}: {plan.decision} ({plan.reason})")
+        if plan.decision == "reuse":
+            [model] = json.loads(plan.previous["parameters"])
+            labels, summary = kmeans_assign(features, model)
+            run_info = {"method": method, **summary, "n_noise": 0, "k": model["k"], "features": model["features"],
+                        "log_features": model["log_features"], "scaling": model["scaling"],
+                        "value_column": _require(settings, "cluster_value_column"),
+                        "reused_version_id": plan.previous["version_id"], "model": model}
+            labels = labels.assign(fit_sampled=bool(model["sampled"]), n_fit=int(model["n_fit"]),
+                                   run_info=run_info_column(json.dumps(run_info, sort_keys=True), labels.index))
+            frames.append((method, labels[LABEL_COLUMNS].take(canonical_order(labels["customer_id"]))))
+            progress(f"{method}: reused version {plan.previous['version_id']}, {summary['n_clusters']} clusters, "
+                     f"{time.perf_counter() - started:.1f}s")
+            continue
         k_min = int(decision.params.get("k_min", 2))
         k_max = int(decision.params.get("k_max", k_min))
-        started = time.perf_counter()
         progress(f"clustering {len(features):,} customers with {method} on {len(feature_names)} features")
         labels, info = cluster_customers(
             features,

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,16 @@ CLV_STEP = "clv_forecast_parameters"
 CLV_FEATURES = ("frequency", "recency", "t", "monetary_value")
 # the settings a BTYD fit depends on: a version fitted under others is not reused
 CLV_FIT_SETTINGS = ("dataset", "clv_forecast_penalizer", "rfm_time_unit", "rfm_freq_multiplier")
+CLUSTER_STEP = "customer_clusters"
+# the settings a clustering fit depends on (all methods, then per method)
+CLUSTER_FIT_SETTINGS = ("dataset", "cluster_input", "cluster_features", "cluster_log_features", "cluster_scaling",
+                        "cluster_value_column", "cluster_tier_names", "cluster_random_state")
+CLUSTER_METHOD_SETTINGS = {
+    "kmeans": ("cluster_k", "cluster_k_min", "cluster_k_max", "cluster_kmeans_max_fit_size"),
+    "dbscan": ("cluster_dbscan_eps", "cluster_dbscan_min_samples", "cluster_dbscan_max_fit_size"),
+}
+DBSCAN_REASON = ("DBSCAN always refits: it cannot label new customers without its core samples, "
+                 "which a version does not keep")
 
 DECISION_COLUMNS = {
     "step": "string", "as_of_date": "object", "refit_policy": "string", "drift_threshold": "float64",
@@ -109,9 +119,12 @@ def psi(expected: Sequence[float], actual: Sequence[float], floor: float = PSI_F
 
 
 def drift_by_feature(bins: Mapping[str, Any], frame: pd.DataFrame) -> dict[str, float]:
-    """PSI per feature of the frame against a version's training bins (feature order of the bins)."""
+    """PSI per feature of the frame against a version's training bins (feature order of
+    the bins; a feature of the bins the frame lacks is left out)."""
     out = {}
     for f in sorted(bins):
+        if f not in frame.columns:
+            continue
         values = frame[f].dropna().to_numpy(dtype=np.float64)
         out[f] = psi(bins[f]["shares"], bin_shares(values, bins[f]["edges"]))
     return out
@@ -132,13 +145,18 @@ class RefitPlan:
     drift_by_feature: dict[str, float] = field(default_factory=dict)
 
 
-def previous_version(versions: pd.DataFrame | None, step: str, as_of_date: pd.Timestamp | None) -> dict[str, Any] | None:
-    """The last recorded version of the step trained on or before the as-of date (nothing
+def previous_version(versions: pd.DataFrame | None, step: str, as_of_date: pd.Timestamp | None,
+                     models: str | None = None) -> dict[str, Any] | None:
+    """The last recorded version of the step (and of `models`, when given: the clustering
+    step keeps one version per method) trained on or before the as-of date (nothing
     sees past it): the latest train_end_date, then the latest last_scored_as_of_date, then
     the version id (a deterministic tie-break)."""
     if versions is None or versions.empty or as_of_date is None:
         return None
-    v = versions[(versions["step"] == step) & (pd.to_datetime(versions["train_end_date"]) <= as_of_date)]
+    keep = (versions["step"] == step) & (pd.to_datetime(versions["train_end_date"]) <= as_of_date)
+    if models is not None:
+        keep &= versions["models"] == models
+    v = versions[keep]
     if v.empty:
         return None
     v = v.assign(_end=pd.to_datetime(v["train_end_date"]), _last=pd.to_datetime(v["last_scored_as_of_date"]))
@@ -146,15 +164,23 @@ def previous_version(versions: pd.DataFrame | None, step: str, as_of_date: pd.Ti
     return {k: _plain(val) for k, val in v.drop(columns=["_end", "_last"]).iloc[0].items()}
 
 
+def _has_values(parameters: list[dict[str, Any]]) -> bool:
+    """A BTYD version has estimates: some parameter row with a value."""
+    return any(p.get("value") is not None for p in parameters)
+
+
 def plan_refit(step: str, frame: pd.DataFrame, features: Sequence[str], fit_settings: Mapping[str, Any],
                settings: Mapping[str, Any], versions: pd.DataFrame | None,
-               as_of_date: pd.Timestamp | None) -> RefitPlan:
-    """Refit or reuse, with the drift of `frame` (the fit's input) from the last version."""
+               as_of_date: pd.Timestamp | None, *, models: str | None = None,
+               has_estimates: Callable[[list[dict[str, Any]]], bool] = _has_values) -> RefitPlan:
+    """Refit or reuse, with the drift of `frame` (the fit's input) from the last version
+    (of `models` when given, see previous_version); `has_estimates` says whether a
+    version's parameters can be reused."""
     from segkit._common import require as _require
 
     policy = str(_require(settings, "model_refit"))
     threshold = float(_require(settings, "model_drift_threshold"))
-    prev = previous_version(versions, step, as_of_date)
+    prev = previous_version(versions, step, as_of_date, models)
     plan = RefitPlan(step, as_of_date, policy, threshold, "refit", "", prev)
     if prev is not None:
         plan.drift_by_feature = drift_by_feature(json.loads(prev["feature_bins"]), frame[list(features)])
@@ -166,9 +192,11 @@ def plan_refit(step: str, frame: pd.DataFrame, features: Sequence[str], fit_sett
         plan.reason = "no version of this step recorded with a training end on or before the as-of date"
     elif json.loads(prev["fit_settings"]) != dict(fit_settings):
         plan.reason = f"the fit settings changed since version {prev['version_id']}"
+    elif sorted(json.loads(prev["feature_bins"])) != sorted(features):
+        plan.reason = f"the input features changed since version {prev['version_id']}"
     elif frame.empty:
         plan.reason = "no rows to score"
-    elif not any(p.get("value") is not None for p in json.loads(prev["parameters"])):
+    elif not has_estimates(json.loads(prev["parameters"])):
         plan.reason = f"version {prev['version_id']} has no estimates"
     elif plan.drift is not None and plan.drift > threshold:
         plan.reason = f"PSI {plan.drift:.4f} of {plan.drift_feature} > model_drift_threshold {threshold:g}"
@@ -256,25 +284,31 @@ def clv_parameters_step(rfm: pd.DataFrame, settings: Mapping[str, Any], versions
     return fit_parameters_step(rfm, settings)
 
 
-def clv_version(rfm: pd.DataFrame, params: pd.DataFrame, settings: Mapping[str, Any], as_of_date: Any) -> dict[str, Any]:
-    """The version record of a fresh fit: parameters, window, bins and its id."""
-    frame = _clv_frame(rfm)
-    p = params.sort_values(["model", "parameter"], kind="stable", na_position="first")
-    models = ", ".join(sorted(str(m) for m in params["model"].dropna().unique()))
-    parameters = records(p)
-    from segkit._common import require as _require
-
-    fit_settings = {k: _require(settings, k) for k in CLV_FIT_SETTINGS}
+def fit_version(step: str, models: str, parameters: list[dict[str, Any]], fit_settings: Mapping[str, Any],
+                frame: pd.DataFrame, features: Sequence[str], as_of_date: Any) -> dict[str, Any]:
+    """The version record of a fresh fit on `frame`: parameters, window (the earliest
+    first_purchase_at of the frame when it has one .. the as-of date, its rows), the
+    bins of `features` and the id (version_id) of all of these."""
     start = pd.to_datetime(frame["first_purchase_at"]).min() if "first_purchase_at" in frame and len(frame) else None
     window = {"train_start_date": None if start is None or pd.isna(start) else str(start.date()),
               "train_end_date": None if as_of_date is None else str(pd.Timestamp(as_of_date).date()),
               "rows_used": int(len(frame))}
     return {
-        "version_id": version_id(CLV_STEP, models, parameters, fit_settings, window),
-        "models": models, "parameters": canonical_json(parameters), "fit_settings": canonical_json(fit_settings),
+        "version_id": version_id(step, models, parameters, fit_settings, window),
+        "models": models, "parameters": canonical_json(parameters), "fit_settings": canonical_json(dict(fit_settings)),
         "train_start_date": window["train_start_date"], "train_end_date": window["train_end_date"],
-        "rows_used": window["rows_used"], "feature_bins": canonical_json(feature_bins(frame, CLV_FEATURES)),
+        "rows_used": window["rows_used"], "feature_bins": canonical_json(feature_bins(frame, features)),
     }
+
+
+def clv_version(rfm: pd.DataFrame, params: pd.DataFrame, settings: Mapping[str, Any], as_of_date: Any) -> dict[str, Any]:
+    """The version record of a fresh BTYD fit: its parameter rows (fit_version)."""
+    from segkit._common import require as _require
+
+    p = params.sort_values(["model", "parameter"], kind="stable", na_position="first")
+    models = ", ".join(sorted(str(m) for m in params["model"].dropna().unique()))
+    return fit_version(CLV_STEP, models, records(p), {k: _require(settings, k) for k in CLV_FIT_SETTINGS},
+                       _clv_frame(rfm), CLV_FEATURES, as_of_date)
 
 
 def clv_decisions_step(rfm: pd.DataFrame, params: pd.DataFrame, settings: Mapping[str, Any],
@@ -284,3 +318,73 @@ def clv_decisions_step(rfm: pd.DataFrame, params: pd.DataFrame, settings: Mappin
     plan = plan_clv_refit(rfm, settings, versions, as_of_date)
     version = plan.previous if plan.decision == "reuse" else clv_version(rfm, params, settings, as_of_date)
     return decision_frame(plan, version)
+
+
+# ------------------------------------------------------------------ the clustering step
+def cluster_fit_settings(method: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings a clustering fit of `method` depends on (CLUSTER_*_SETTINGS)."""
+    from segkit._common import require as _require
+
+    return {k: _require(settings, k) for k in (*CLUSTER_FIT_SETTINGS, *CLUSTER_METHOD_SETTINGS[method])}
+
+
+def cluster_feature_names(features: pd.DataFrame, settings: Mapping[str, Any]) -> list[str]:
+    """The cluster features (var cluster_features, patterns expanded) the table has."""
+    from segkit._common import require as _require
+    from segkit.dbt_steps import expand_feature_patterns
+
+    names = expand_feature_patterns(_require(settings, "cluster_features"), features.columns)
+    return [c for c in names if c in features.columns]
+
+
+def _has_centers(parameters: list[dict[str, Any]]) -> bool:
+    """A K-means version can label new rows: it has its centres."""
+    return bool(parameters) and bool(parameters[0].get("centers"))
+
+
+def plan_cluster_refit(method: str, features: pd.DataFrame, settings: Mapping[str, Any],
+                       versions: pd.DataFrame | None, as_of_date: Any) -> RefitPlan:
+    """Refit or reuse for one clustering method (versions keyed by step customer_clusters
+    and models = the method): K-means by plan_refit on the cluster features of the
+    feature table; DBSCAN always refits (DBSCAN_REASON), its drift still measured."""
+    as_of = pd.Timestamp(as_of_date) if as_of_date is not None else None
+    plan = plan_refit(CLUSTER_STEP, features, cluster_feature_names(features, settings),
+                      cluster_fit_settings(method, settings), settings, versions, as_of,
+                      models=method, has_estimates=_has_centers)
+    if method != "kmeans":
+        plan.decision, plan.reason = "refit", DBSCAN_REASON
+    return plan
+
+
+def cluster_version(method: str, features: pd.DataFrame, run_info: Mapping[str, Any], settings: Mapping[str, Any],
+                    as_of_date: Any) -> dict[str, Any]:
+    """The version record of a fresh clustering fit, from the step's run_info of the
+    method: K-means, its model (segkit.clustering.kmeans_model: preprocessing, k,
+    centres, tier mapping; enough to label new customers); DBSCAN, eps, min_samples
+    and the clusters found (it cannot be reused)."""
+    if method == "kmeans":
+        parameters = [dict(run_info["model"])]
+    else:
+        parameters = [{"method": method, **{k: run_info.get(k) for k in (
+            "eps", "eps_fit", "eps_source", "min_samples", "n_clusters", "n_noise", "n_fit", "sampled")}}]
+    return fit_version(CLUSTER_STEP, method, parameters, cluster_fit_settings(method, settings), features,
+                       cluster_feature_names(features, settings), as_of_date)
+
+
+def cluster_decisions_step(features: pd.DataFrame, runs: pd.DataFrame, settings: Mapping[str, Any],
+                           versions: pd.DataFrame | None, as_of_date: Any) -> pd.DataFrame:
+    """model_refit_decisions rows of customer_clusters, one per method the step ran
+    (models = the method): the plan the step made and the version it used. `runs`: a
+    method and run_info of customer_clusters per method (any of its rows)."""
+    rows = []
+    for method in sorted(runs["method"].dropna().unique()):
+        plan = plan_cluster_refit(method, features, settings, versions, as_of_date)
+        if plan.decision == "reuse":
+            version = plan.previous
+        else:
+            run_info = json.loads(runs.loc[runs["method"] == method, "run_info"].iloc[0])
+            version = cluster_version(method, features, run_info, settings, as_of_date)
+        rows.append(decision_frame(plan, version))
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in DECISION_COLUMNS.items()})
+    return pd.concat(rows, ignore_index=True)

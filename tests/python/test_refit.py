@@ -258,3 +258,121 @@ def test_the_fit_log_names_a_reused_version():
     [d] = clv_decisions(params, decisions.iloc[0].to_dict())
     assert (d.status, d.reason) == ("fitted", "reused version abc123 fitted at 2024-06-30 (model_refit_decisions)")
     assert d.params == {"version_id": "abc123"}
+
+
+# -- the clustering step: K-means versions, refit or reuse (fast) ---------------------------
+
+def _cluster_settings(**changes) -> dict:
+    """The project's var defaults (dbt_project.yml, as run_settings records them), on_drift."""
+    import yaml
+
+    project = yaml.safe_load((Path(__file__).resolve().parents[2] / "dbt_project.yml").read_text())["vars"]
+    return {**project, "dataset": "demo", "cluster_features": ["spend", "orders", "days"],
+            "cluster_log_features": ["spend", "orders"], "cluster_value_column": "spend",
+            "cluster_k": 4, "model_refit": "on_drift", "model_drift_threshold": THRESHOLD, **changes}
+
+
+def _cluster_sample(seed: int, n: int = 600, days_shift: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, 3, n)
+    return pd.DataFrame({"customer_id": [f"c{seed}_{i:04d}" for i in range(n)],
+                         "spend": rng.gamma(2.0, np.array([20.0, 80.0, 300.0])[group]),
+                         "orders": rng.poisson(np.array([1.0, 4.0, 12.0])[group]).astype(float),
+                         "days": rng.uniform(0, 365, n) + days_shift})
+
+
+def _versions_from(decisions: pd.DataFrame) -> pd.DataFrame:
+    """model_versions as model_versions.sql makes it from model_refit_decisions."""
+    cols = ["version_id", "step", "models", "parameters", "fit_settings", "train_start_date", "train_end_date",
+            "rows_used", "feature_bins"]
+    return decisions[cols].assign(last_scored_as_of_date=decisions["as_of_date"])
+
+
+def _fit_and_version(frame: pd.DataFrame, settings: dict, as_of: str = "2024-06-30"):
+    from segkit.dbt_steps import clustering_step
+    from segkit.refit import cluster_decisions_step
+
+    labels = clustering_step(frame, settings, None, as_of)
+    runs = labels.groupby("method", as_index=False)["run_info"].first()
+    return labels, cluster_decisions_step(frame, runs, settings, None, as_of)
+
+
+def _nearest_by_numpy(frame: pd.DataFrame, model: dict) -> tuple[np.ndarray, np.ndarray]:
+    """cluster id and tier per row of a recorded K-means model by plain numpy distances
+    (log1p of the log features, (x - centre) / scale, argmin of the euclidean distances)."""
+    X = frame[model["features"]].to_numpy(dtype=float).copy()
+    for j, f in enumerate(model["features"]):
+        if f in model["log_features"]:
+            X[:, j] = np.log1p(np.clip(X[:, j], 0, None))
+    X = np.nan_to_num(X)
+    center, scale = np.array(model["center"]), np.array(model["scale"])
+    X = np.where(scale > 0, (X - center) / np.where(scale > 0, scale, 1.0), 0.0)
+    d = ((X[:, None, :] - np.array(model["centers"])[None, :, :]) ** 2).sum(axis=2)
+    label = d.argmin(axis=1)
+    return np.array(model["cluster_id_of_label"])[label], np.array(model["value_tier_of_label"])[label]
+
+
+def test_a_kmeans_version_labels_the_fitted_customers_exactly():
+    from segkit.dbt_steps import clustering_step
+    from segkit.refit import cluster_decisions_step
+
+    settings = _cluster_settings()
+    frame = _cluster_sample(7).sample(frac=1.0, random_state=3)  # not in id order
+    fitted, decisions = _fit_and_version(frame, settings)
+    assert list(decisions["models"]) == ["dbscan", "kmeans"]
+    assert set(decisions["step"]) == {"customer_clusters"} and set(decisions["decision"]) == {"refit"}
+    kmeans = decisions.set_index("models").loc["kmeans"]
+    [model] = json.loads(kmeans["parameters"])
+    assert model["k"] == len(model["centers"]) >= 2 and model["features"] == ["spend", "orders", "days"]
+    # the recorded model reproduces the fit's labels by an independent route
+    km = fitted[fitted["method"] == "kmeans"].set_index("customer_id").loc[frame["customer_id"]]
+    cid, tier = _nearest_by_numpy(frame, model)
+    assert (km["cluster_id"].to_numpy() == cid).all() and (km["value_tier"].to_numpy() == tier).all()
+
+    versions = _versions_from(decisions)
+    reused = clustering_step(frame, settings, versions, "2024-06-30")
+    again = cluster_decisions_step(frame, reused.groupby("method", as_index=False)["run_info"].first(), settings,
+                                   versions, "2024-06-30")
+    d = again.set_index("models")
+    assert d.loc["kmeans", "decision"] == "reuse" and d.loc["kmeans", "drift"] == pytest.approx(0.0, abs=1e-12)
+    assert d.loc["kmeans", "version_id"] == d.loc["kmeans", "previous_version_id"] == kmeans["version_id"]
+    # DBSCAN cannot be reused: it refits, gets the same version id on the same data
+    assert d.loc["dbscan", "decision"] == "refit" and "DBSCAN always refits" in d.loc["dbscan", "reason"]
+    assert d.loc["dbscan", "version_id"] == decisions.set_index("models").loc["dbscan", "version_id"]
+    assert set(json.loads(d.loc["dbscan", "parameters"])[0]) >= {"eps", "min_samples", "n_clusters"}
+    # same data: the reused version gives the fit's labels, bytes-equal
+    a, b = fitted[fitted["method"] == "kmeans"], reused[reused["method"] == "kmeans"]
+    assert list(a["customer_id"]) == list(b["customer_id"]) and list(a["value_tier"]) == list(b["value_tier"])
+    for col in ("cluster_id", "distance", "is_outlier"):
+        assert a[col].dtype == b[col].dtype and a[col].to_numpy().tobytes() == b[col].to_numpy().tobytes(), col
+    assert json.loads(b["run_info"].iloc[0])["reused_version_id"] == kmeans["version_id"]
+    pd.testing.assert_frame_equal(fitted[fitted["method"] == "dbscan"], reused[reused["method"] == "dbscan"])
+
+
+def test_kmeans_reuse_on_new_customers_and_refit_on_drift():
+    from segkit.dbt_steps import clustering_step
+    from segkit.refit import plan_cluster_refit
+
+    settings = _cluster_settings(cluster_methods=["kmeans"])
+    train = _cluster_sample(11)
+    _, decisions = _fit_and_version(train, settings)
+    versions = _versions_from(decisions)
+    [model] = json.loads(decisions["parameters"].iloc[0])
+    # new customers of the same population: reused, labelled by the nearest recorded centre
+    same = _cluster_sample(12)
+    plan = plan_cluster_refit("kmeans", same, settings, versions, "2024-07-31")
+    assert plan.decision == "reuse" and plan.drift <= THRESHOLD, plan.reason
+    out = clustering_step(same, settings, versions, "2024-07-31").set_index("customer_id").loc[same["customer_id"]]
+    cid, tier = _nearest_by_numpy(same, model)
+    assert (out["cluster_id"].to_numpy() == cid).all() and (out["value_tier"].to_numpy() == tier).all()
+    # shifted recency: PSI of days above the threshold, so it refits
+    shifted = _cluster_sample(12, days_shift=200.0)
+    plan = plan_cluster_refit("kmeans", shifted, settings, versions, "2024-07-31")
+    assert plan.decision == "refit" and plan.drift_feature == "days" and plan.drift > THRESHOLD
+    assert plan.drift == pytest.approx(_psi(train["days"], shifted["days"]), rel=1e-9)
+    out = clustering_step(shifted, settings, versions, "2024-07-31")
+    assert "reused_version_id" not in json.loads(out["run_info"].iloc[0])
+    # other fit settings (a fixed k) or the always policy: no reuse either
+    assert plan_cluster_refit("kmeans", same, {**settings, "cluster_k": 5}, versions, "2024-07-31").decision == "refit"
+    assert plan_cluster_refit("kmeans", same, {**settings, "model_refit": "always"}, versions,
+                              "2024-07-31").decision == "refit"
