@@ -19,6 +19,21 @@ PSI = sum_i (a_i - e_i) * ln(a_i / e_i). The drift of a build is the largest PSI
 
 The step and the decisions table (model_refit_decisions) call the same ``plan_*``
 function on the same inputs, so they agree on the decision (as model_fit_log does).
+
+Two steps record versions; model_refit_decisions has one row per (step, models):
+
+* clv_forecast_parameters (the BTYD fit; features frequency, recency, t,
+  monetary_value): one version for all its models, the parameter rows, restored
+  exactly on reuse (plan_clv_refit, clv_parameters_step, clv_version);
+* customer_clusters: one version per method (models = kmeans or dbscan; the
+  features: var cluster_features, patterns expanded, of cluster_input). K-means records
+  its model (segkit.clustering.kmeans_model: features, log features, the fitted
+  scaler's centre / scale, k, the centres, the label -> cluster id / value tier
+  mapping); a reuse labels customers with it (segkit.clustering.kmeans_assign), the
+  fit's labels on the fit's data. DBSCAN always refits (it cannot label new points
+  without its core sample) but records a version (eps, min_samples, clusters)
+  (plan_cluster_refit, cluster_version, cluster_decisions_step). A version is not
+  reused when the step's input features are not those it was fitted on.
 """
 from __future__ import annotations
 

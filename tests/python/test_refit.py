@@ -10,6 +10,9 @@ D. a build at D3 with always that records a version and then fails (a broken cam
    predicate): nothing published;
 E. always at D2 again, starting from the published versions: refits although nothing
    drifted, and gets C's version id (same data, same id).
+The same builds carry the clustering step (customer_clusters, a parent of model_versions
+through model_refit_decisions): A records a K-means and a DBSCAN version, B reuses the
+K-means one (same labels) and refits DBSCAN.
 The drift is recomputed here with pandas from customer_rfm of the builds by the rule
 stated in models/marts/meta/_meta__models.yml, never read from segkit.refit.
 """
@@ -46,13 +49,23 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+CLV = "'clv_forecast_parameters'"
+
+
 def _snapshot(result) -> dict:
     assert result.returncode == 0, result.output[-4000:]
     db = result.db_path
     return {
         "result": result,
-        "decision": _df(db, "select * from model_refit_decisions").to_dict("records"),
-        "versions": _df(db, "select * from model_versions order by version_id"),
+        # the BTYD fit's decision and versions; the clustering step's below
+        "decision": _df(db, f"select * from model_refit_decisions where step = {CLV}").to_dict("records"),
+        "versions": _df(db, f"select * from model_versions where step = {CLV} order by version_id"),
+        "cluster_decisions": _df(db, "select * from model_refit_decisions where step = 'customer_clusters' "
+                                     "order by models"),
+        "cluster_versions": _df(db, "select * from model_versions where step = 'customer_clusters' "
+                                    "order by version_id"),
+        "clusters": _df(db, "select * from customer_clusters order by method, customer_id"),
+        "cluster_input": _df(db, "select * from cluster_input order by customer_id"),
         "params": _df(db, "select * from clv_forecast_parameters order by model, parameter"),
         "forecast": _df(db, "select * from customer_clv_forecast order by customer_id"),
         "rfm": _df(db, "select * from customer_rfm"),
@@ -162,6 +175,68 @@ def test_reused_parameters_give_the_same_scores(build_a, build_b):
     pd.testing.assert_frame_equal(build_b["forecast"], build_a["forecast"])
 
 
+# -- the clustering step in the same builds -------------------------------------------------
+
+def _cluster_features(result) -> list[str]:
+    """var cluster_features of the build (run_settings), as the demo's feature table has them."""
+    return json.loads(result.scalar("select value_json from run_settings where setting_name = 'cluster_features'"))
+
+
+@slow
+def test_first_build_records_a_kmeans_and_a_dbscan_version(build_a):
+    d = build_a["cluster_decisions"].set_index("models")
+    assert list(d.index) == ["dbscan", "kmeans"] and set(d["decision"]) == {"refit"}
+    assert "DBSCAN always refits" in d.loc["dbscan", "reason"]
+    v = build_a["cluster_versions"].set_index("models")
+    assert set(v["version_id"]) == set(d["version_id"])
+    assert json.loads(v.loc["dbscan", "parameters"])[0]["n_clusters"] == \
+        build_a["clusters"].query("method == 'dbscan' and cluster_id >= 0")["cluster_id"].nunique()
+    # the recorded K-means model labels the build's customers as the fit did (plain numpy distances)
+    [model] = json.loads(v.loc["kmeans", "parameters"])
+    assert model["features"] == _cluster_features(build_a["result"]) and model["k"] == FAST["cluster_k"]
+    inp = build_a["cluster_input"]
+    km = build_a["clusters"].query("method == 'kmeans'").set_index("customer_id").loc[inp["customer_id"]]
+    cid, tier = _nearest_by_numpy(inp, model)
+    assert (km["cluster_id"].to_numpy() == cid).all() and (km["value_tier"].to_numpy() == tier).all()
+    assert v.loc["kmeans", "rows_used"] == len(inp)
+
+
+@slow
+def test_same_data_on_drift_reuses_the_kmeans_version_with_the_same_labels(build_a, build_b):
+    a, b = build_a["cluster_decisions"].set_index("models"), build_b["cluster_decisions"].set_index("models")
+    assert b.loc["kmeans", "decision"] == "reuse"
+    assert b.loc["kmeans", "previous_version_id"] == b.loc["kmeans", "version_id"] == a.loc["kmeans", "version_id"]
+    assert b.loc["kmeans", "drift"] == pytest.approx(0.0, abs=1e-12)
+    # DBSCAN refits every build; same data, same version id
+    assert b.loc["dbscan", "decision"] == "refit" and b.loc["dbscan", "version_id"] == a.loc["dbscan", "version_id"]
+    assert len(build_b["cluster_versions"]) == 2
+    la, lb = build_a["clusters"], build_b["clusters"]
+    assert list(la["customer_id"]) == list(lb["customer_id"]) and list(la["value_tier"]) == list(lb["value_tier"])
+    for col in ("cluster_id", "distance", "is_outlier"):
+        assert la[col].to_numpy().tobytes() == lb[col].to_numpy().tobytes(), col
+    run_info = json.loads(lb.query("method == 'kmeans'")["run_info"].iloc[0])
+    assert run_info["reused_version_id"] == a.loc["kmeans", "version_id"]
+
+
+@slow
+def test_kmeans_reuse_or_refit_at_d2_follows_the_psi_of_the_cluster_features(build_a, build_c):
+    names = _cluster_features(build_a["result"])
+    expected = {f: _psi(build_a["cluster_input"][f], build_c["cluster_input"][f]) for f in names}
+    d = build_c["cluster_decisions"].set_index("models")
+    measured = json.loads(d.loc["kmeans", "drift_by_feature"])
+    assert measured.keys() == expected.keys()
+    for name in expected:
+        assert measured[name] == pytest.approx(expected[name], rel=1e-9, abs=1e-12), name
+    assert d.loc["kmeans", "decision"] == ("refit" if max(expected.values()) > THRESHOLD else "reuse")
+    assert d.loc["kmeans", "previous_version_id"] == build_a["cluster_decisions"].set_index("models").loc[
+        "kmeans", "version_id"]
+    # the full build keeps the decisions per as-of date, step and models
+    history = build_c["result"].query("select cast(as_of_date as varchar), step, models from model_refit_history "
+                                      "order by 1, 2, 3")
+    assert history == [(D2, "clv_forecast_parameters", build_c["decision"][0]["models"]),
+                       (D2, "customer_clusters", "dbscan"), (D2, "customer_clusters", "kmeans")]
+
+
 # -- C: six months later the input drifted beyond the threshold: refit ----------------------
 
 @slow
@@ -188,7 +263,7 @@ def test_a_failed_build_publishes_no_version(build_c, build_d):
     assert result.returncode != 0 and "no_such_column" in result.output
     assert _digest(result.published_path) == before
     # it did record its own version in the build database before failing
-    assert len(result.query("select * from model_versions")) == 3
+    assert len(result.query(f"select * from model_versions where step = {CLV}")) == 3
 
 
 @slow

@@ -129,10 +129,15 @@ def _fit_customers(as_of: str) -> int:
 def test_backfill_records_the_version_that_scored_each_date(backfilled):
     with duckdb.connect(str(backfilled["db"]), read_only=True) as con:
         decisions = con.execute("select cast(as_of_date as varchar), step, decision, version_id "
-                                "from model_refit_history order by 1").fetchall()
+                                "from model_refit_history where step = 'clv_forecast_parameters' order by 1").fetchall()
         versions = {r[0]: r[1:] for r in con.execute(
             "select version_id, cast(train_end_date as varchar), rows_used, cast(first_scored_as_of_date as varchar), "
-            "cast(last_scored_as_of_date as varchar) from model_versions").fetchall()}
+            "cast(last_scored_as_of_date as varchar) from model_versions "
+            "where step = 'clv_forecast_parameters'").fetchall()}
+        clusters = con.execute("select cast(as_of_date as varchar), models, decision from model_refit_history "
+                               "where step = 'customer_clusters' order by 1, 2").fetchall()
+    # the clustering step records one decision per method and date (always: both refit)
+    assert clusters == [(d, m, "refit") for d in BACKFILL_DATES for m in ("dbscan", "kmeans")]
     # model_refit = always (the default): each date refits, on its own data
     assert [(d, s, c) for d, s, c, _ in decisions] == [(d, "clv_forecast_parameters", "refit") for d in BACKFILL_DATES]
     for day, _, _, vid in decisions:
@@ -143,12 +148,15 @@ def test_backfill_records_the_version_that_scored_each_date(backfilled):
 def test_rerunning_an_as_of_date_replaces_its_refit_decision(backfilled):
     work = backfilled["work"]
     with duckdb.connect(str(backfilled["db"]), read_only=True) as con:
-        before = con.execute("select * from model_refit_history order by as_of_date").fetchall()
+        before = con.execute("select * from model_refit_history where step = 'clv_forecast_parameters' "
+                             "order by as_of_date").fetchall()
     rerun = run_dbt(work, vars={"dataset": "demo", **FAST, "as_of_date": BACKFILL_DATES[-1], **KEEP},
                     extra=["--select", "+model_refit_history", *PARTIAL])
     assert rerun.returncode == 0, rerun.output[-4000:]
-    after = rerun.query("select * from model_refit_history order by as_of_date")
-    assert rerun.query("select count(*), count(distinct (as_of_date, step)) from model_refit_history") == [(2, 2)]
+    after = rerun.query("select * from model_refit_history where step = 'clv_forecast_parameters' order by as_of_date")
+    # per date one row for the BTYD fit and one per clustering method (kmeans, dbscan)
+    assert rerun.query("select count(*), count(distinct (as_of_date, step, models)) from model_refit_history") \
+        == [(6, 6)]
     assert after[0] == before[0]  # the other date kept as it was
     cols = [c for (c,) in rerun.query("select column_name from (describe model_refit_history)")]
     old, new = dict(zip(cols, before[1])), dict(zip(cols, after[1]))
