@@ -262,6 +262,13 @@ PARAMETER_COLUMNS = {"model": "string", "parameter": "string", "value": "float64
                      "note": "string"}
 
 
+def reused_note(reused: Mapping[str, Any]) -> str:
+    """The model_fit_log reason of a fit reused from a recorded version (a
+    model_refit_decisions row)."""
+    end = pd.Timestamp(reused["train_end_date"]).date() if reused.get("train_end_date") is not None else None
+    return f"reused version {reused['version_id']} fitted at {end} (model_refit_decisions)"
+
+
 def clv_decisions(params: pd.DataFrame, reused: Mapping[str, Any] | None = None) -> list[FitDecision]:
     """One decision per BTYD model, read from clv_forecast_parameters: fitted
     when it has estimates (a convergence warning is kept as the reason), else
@@ -275,8 +282,7 @@ def clv_decisions(params: pd.DataFrame, reused: Mapping[str, Any] | None = None)
             if fitted else (notes.iloc[0] if len(notes) else "not fitted")
         extra: dict[str, Any] = {}
         if reused is not None:
-            end = pd.Timestamp(reused["train_end_date"]).date() if reused.get("train_end_date") is not None else None
-            note = f"reused version {reused['version_id']} fitted at {end} (model_refit_decisions)"
+            note = reused_note(reused)
             reason = note if reason is None else f"{note}; {reason}"
             extra = {"version_id": str(reused["version_id"])}
         out.append(FitDecision("clv_forecast_parameters", str(model), "fitted" if fitted else "skipped", reason,
@@ -527,13 +533,31 @@ def fit_log_step(settings: Mapping[str, Any], churn_input: pd.DataFrame, cluster
     skipped with the reason. The churn, tier-change and clustering rows come from
     the same plan functions the steps run on the same inputs; the BTYD and
     backtest rows from those steps' outputs (their fits can fail only once run);
-    a BTYD fit reused from a recorded version (model_refit_decisions) says so."""
+    a BTYD fit or a K-means clustering reused from a recorded version
+    (model_refit_decisions) says so."""
     reused = None
     if refit_decisions is not None and len(refit_decisions):
         rows = refit_decisions[(refit_decisions["step"] == "clv_forecast_parameters")
                                & (refit_decisions["decision"] == "reuse")]
         reused = rows.iloc[0].to_dict() if len(rows) else None
     decisions = [plan_churn(churn_input, settings), plan_tier_change(churn_input, settings),
-                 *plan_clustering(cluster_input, settings), *clv_decisions(clv_parameters, reused),
-                 *backtest_decisions(backtest_metrics)]
+                 *clustering_fit_decisions(cluster_input, settings, refit_decisions),
+                 *clv_decisions(clv_parameters, reused), *backtest_decisions(backtest_metrics)]
     return decisions_frame(decisions)
+
+
+def clustering_fit_decisions(cluster_input: pd.DataFrame, settings: Mapping[str, Any],
+                             refit_decisions: pd.DataFrame | None = None) -> list[FitDecision]:
+    """plan_clustering, a method that reused a recorded version (its
+    model_refit_decisions row, step customer_clusters, models = the method) naming it."""
+    out = plan_clustering(cluster_input, settings)
+    if refit_decisions is None or not len(refit_decisions):
+        return out
+    rows = refit_decisions[(refit_decisions["step"] == CLUSTER_STEP) & (refit_decisions["decision"] == "reuse")]
+    by_method = {r["models"]: r for r in rows.to_dict("records")}
+    for i, d in enumerate(out):
+        if d.model in by_method and not d.skipped:
+            note = reused_note(by_method[d.model])
+            out[i] = FitDecision(d.step, d.model, d.status, note if d.reason is None else f"{note}; {d.reason}",
+                                 d.rows_available, params={**d.params, "version_id": str(by_method[d.model]["version_id"])})
+    return out

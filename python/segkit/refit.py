@@ -243,10 +243,12 @@ def decision_frame(plan: RefitPlan, version: Mapping[str, Any]) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ the BTYD forecast fit
 def read_versions(session, this) -> pd.DataFrame | None:
-    """The carried model_versions (beside the model `this`), or None before the first."""
+    """The carried model_versions (beside the model `this`), or None before the first.
+    Every result is fetched to the end (fetchall): an unfinished one would block the
+    session's next query (DuckDB's ResourceInUse), e.g. a dbt.ref(...).df() after this."""
     found = session.execute(
         "select count(*) from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?",
-        [this.database, this.schema, VERSIONS_TABLE]).fetchone()[0]
+        [this.database, this.schema, VERSIONS_TABLE]).fetchall()[0][0]
     if not found:
         return None
     return session.execute(f'select * from "{this.database}"."{this.schema}"."{VERSIONS_TABLE}"').df()

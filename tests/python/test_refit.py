@@ -451,3 +451,20 @@ def test_kmeans_reuse_on_new_customers_and_refit_on_drift():
     assert plan_cluster_refit("kmeans", same, {**settings, "cluster_k": 5}, versions, "2024-07-31").decision == "refit"
     assert plan_cluster_refit("kmeans", same, {**settings, "model_refit": "always"}, versions,
                               "2024-07-31").decision == "refit"
+
+
+def test_the_fit_log_names_a_reused_kmeans_version():
+    """model_fit_log (fit_log_step's clustering rows) names the version K-means reused."""
+    from segkit.dbt_steps import clustering_fit_decisions
+
+    settings = _cluster_settings()
+    frame = _cluster_sample(5)
+    decisions = pd.DataFrame({"step": ["customer_clusters", "customer_clusters", "clv_forecast_parameters"],
+                              "models": ["dbscan", "kmeans", "bg_nbd"], "decision": ["refit", "reuse", "reuse"],
+                              "version_id": ["d1", "k1", "c1"], "train_end_date": [pd.Timestamp("2024-06-30")] * 3})
+    plain = {d.model: d for d in clustering_fit_decisions(frame, settings)}
+    named = {d.model: d for d in clustering_fit_decisions(frame, settings, decisions)}
+    assert plain["kmeans"].reason is None
+    assert named["kmeans"].reason == "reused version k1 fitted at 2024-06-30 (model_refit_decisions)"
+    assert named["kmeans"].params == {**plain["kmeans"].params, "version_id": "k1"}
+    assert named["dbscan"] == plain["dbscan"]
