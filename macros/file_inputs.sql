@@ -754,8 +754,8 @@ where rejection_reason is null
 {%- endmacro %}
 
 
-{#- The raw_files__<entity> table as it stands in the database (carried from the
-    published warehouse, or built earlier in this invocation), or none. -#}
+{#- The raw_files__<entity> table as it stands in the build database (left by the
+    previous build, or built earlier in this invocation), or none. -#}
 {% macro files_loaded_relation(entity) %}
   {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == 'raw_files__' ~ entity -%}
     {{ return(adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias or node.name)) }}
@@ -817,9 +817,16 @@ where rejection_reason is null
 
 {#- The raw_files__<entity> model: a folder input's raw rows, appended per new part
     (see above); an empty table when the input is not a folder of parts (single
-    files and tables are read directly by base_files__<entity>, as before). -#}
+    files and tables are read directly by base_files__<entity>, as before).
+    A load cache of the build database, not published (meta published: false) and not
+    carried: it is a function of the parts in the folder, and every build keeps it
+    consistent with them (a part's rows, its unparsed lines and its ledger row are
+    written, and a changed part's old rows deleted, in the model's one transaction),
+    so a failed build's load is as good as any; without a build database every part
+    is read again. -#}
 {% macro files_raw(entity) %}
   {{- config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
+             meta={'published': false},
              pre_hook=["{{ files_forget_rejects('" ~ entity ~ "') }}", "{{ files_raw_forget('" ~ entity ~ "') }}"],
              post_hook="{{ files_raw_unparsed('" ~ entity ~ "') }}") -}}
   {%- set source = input_source(entity) if execute else {'kind': none, 'files': []} -%}

@@ -2,11 +2,12 @@
 
     dbt writes and tests the build database (profiles.yml `path`). This on-run-end hook
     publishes it for BI tools only when the invocation was a full `dbt build` and every
-    node passed: it copies the build database into a temporary file beside the published
-    warehouse (COPY FROM DATABASE, in the profile's storage_compatibility_version), drops
-    what is not part of the project (leftover __dbt_tmp / __dbt_backup tables, tables of
-    removed models, test-failure tables, schemas outside var('publish_schemas')), detaches
-    it and lets the segkit.publish plugin rename it over the published file (os.replace:
+    node passed: it copies the build database's definitions into a temporary file beside
+    the published warehouse (COPY FROM DATABASE ... (SCHEMA), in the profile's
+    storage_compatibility_version), drops what is not published (leftover __dbt_tmp /
+    __dbt_backup tables, tables of removed models, test-failure tables, models configured
+    meta published: false, schemas outside var('publish_schemas')), copies the rows of the
+    tables left, detaches it and lets the segkit.publish plugin rename it over the published file (os.replace:
     readers holding the old file keep it, new connections get the new one).
     Anything else (a failed, skipped or partial build, `dbt run`, var publish false)
     publishes nothing and says why. -#}
@@ -37,9 +38,13 @@
   {%- set pub = 'segments_publish' -%}
 
   {%- do run_query("attach " ~ publish_literal(plan.tmp) ~ " as " ~ pub ~ " (storage_version " ~ publish_literal(version) ~ ")") -%}
-  {%- do run_query('copy from database "' ~ build_db ~ '" to ' ~ pub) -%}
+  {#- the definitions first (tables, views, comments, constraints), no rows: what is
+      not published is dropped while it is empty, and only the published tables' rows
+      are copied (the build database also holds the raw load cache, test failures and
+      leftovers, which a full COPY FROM DATABASE would write only to drop them) -#}
+  {%- do run_query('copy from database "' ~ build_db ~ '" to ' ~ pub ~ ' (schema)') -%}
 
-  {#- keep exactly the project's relations (+ carried tables), in the published schemas -#}
+  {#- keep exactly the project's published relations (+ carried tables), in the published schemas -#}
   {%- set keep = publish_expected_relations() + carried -%}
   {%- set schemas = var('publish_schemas', none) -%}
   {%- if schemas is not none -%}{%- set schemas = schemas | map('lower') | list -%}{%- endif -%}
@@ -61,6 +66,12 @@
         ~ " and not exists (select 1 from duckdb_views() v where v.database_name = s.database_name and v.schema_name = s.schema_name)") -%}
   {%- for row in left.rows -%}
     {%- do run_query("drop schema " ~ pub ~ '."' ~ row[0] ~ '"') -%}
+  {%- endfor -%}
+  {%- set published_tables = run_query(
+        "select schema_name, table_name from duckdb_tables() where database_name = '" ~ pub ~ "' order by 1, 2") -%}
+  {%- for row in published_tables.rows -%}
+    {%- set name = '"' ~ row[0] ~ '"."' ~ row[1] ~ '"' -%}
+    {%- do run_query("insert into " ~ pub ~ "." ~ name ~ " select * from \"" ~ build_db ~ "\"." ~ name) -%}
   {%- endfor -%}
   {%- set counts = run_query(
         "select count(*) filter (where schema_name = 'main'), count(*) from duckdb_tables() where database_name = '" ~ pub ~ "'").rows[0] -%}
@@ -111,11 +122,14 @@
 {%- endmacro %}
 
 
-{#- schema.name (lower case) of every relation the project builds. -#}
+{#- schema.name (lower case) of every relation the project builds and publishes: a
+    model configured meta {published: false} stays in the build database (the raw load
+    cache of a folder input, files_raw in macros/file_inputs.sql). -#}
 {% macro publish_expected_relations() -%}
   {%- set names = [] -%}
   {%- for node in graph.nodes.values() -%}
-    {%- if node.resource_type in ['model', 'seed', 'snapshot'] and node.config.materialized != 'ephemeral' -%}
+    {%- if node.resource_type in ['model', 'seed', 'snapshot'] and node.config.materialized != 'ephemeral'
+          and (node.config.meta or {}).get('published', true) is not sameas false -%}
       {%- do names.append((node.schema ~ '.' ~ (node.alias or node.name)) | lower) -%}
     {%- endif -%}
   {%- endfor -%}

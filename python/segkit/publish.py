@@ -8,16 +8,17 @@ Two DuckDB files per target:
 * the **published warehouse** (``$SEGMENTS_DB``, else ``warehouse/<dataset>.duckdb``, the
   place BI tools have always opened) is replaced in one ``os.replace`` by the
   on-run-end hook ``publish_warehouse`` (macros/publish.sql), and only after a full
-  ``dbt build`` whose every node passed. The hook copies the build database into a
-  temporary file beside the published one (``COPY FROM DATABASE``, written in the
-  profile's ``storage_compatibility_version`` so DuckDB 1.4+ clients open it), then calls
+  ``dbt build`` whose every node passed. The hook copies the build database's published
+  relations into a temporary file beside the published one (``COPY FROM DATABASE ...
+  (SCHEMA)``, then the rows of the tables kept, written in the profile's
+  ``storage_compatibility_version`` so DuckDB 1.4+ clients open it), then calls
   ``segments_publish_commit`` (below), which renames it over the published file.
   A reader that holds the old file keeps reading the old file (POSIX rename keeps the
   inode alive); a new connection opens the new one. Nothing ever writes the
   published file in place, so readers never block a build and never see half of one.
 
-State that builds extend (``var('publish_carried_tables')``: a future
-``segment_history``, incremental tables) is copied *from the published warehouse into the
+State that builds extend (``var('publish_carried_tables')``: ``segment_history``,
+``model_versions``, ``model_refit_history``) is copied *from the published warehouse into the
 build database* when a ``dbt build`` / ``dbt run`` opens its connection, so each build
 starts from the last published state, not from whatever a failed build left behind.
 

@@ -9,12 +9,14 @@ id that the last part repeats with another amount. Builds:
 A1. workdir A, every part but the last day's (a full `dbt build`, published);
 A2. the last day's parts added, workdir A again: only they are read;
 B.  workdir B, from a copy of the warehouse A1 published (so both carry A1's segment
-    history), all parts at once with --full-refresh;
+    history; the loaded parts are not published: B has none), all parts at once with
+    --full-refresh;
 then in workdir A partial builds of the input layer: an old part rewritten (re-read),
 an old part deleted (the build stops naming it and --full-refresh).
 
-Every table of the published warehouses A2 and B must hold the same rows (EXCEPT ALL
-both ways), apart from the columns that record a build (named in RUN_COLUMNS)."""
+Every table of the published warehouses A2 and B, and the raw load cache their build
+databases keep, must hold the same rows (EXCEPT ALL both ways), apart from the columns
+that record a build (named in RUN_COLUMNS)."""
 from __future__ import annotations
 
 import json
@@ -109,8 +111,8 @@ def runs(tmp_path_factory):
     split_demo(folder, held)
     a1 = build(root / "a", folder)
     assert a1.returncode == 0, a1.output[-4000:]
-    # B starts from the warehouse A1 published (its segment history, its loaded parts),
-    # as A2 does, and rebuilds every input from all its parts
+    # B starts from the warehouse A1 published (its segment history), as A2 does, and
+    # rebuilds every input from all its parts
     (root / "b").mkdir()
     shutil.copy(a1.published_path, root / "b" / a1.published_path.name)
     add_last_parts(folder, held)
@@ -124,6 +126,9 @@ def runs(tmp_path_factory):
     return {"root": root, "folder": folder, "a1": a1, "a2": a2, "b": b}
 
 
+RAW = [f"staging.raw_files__{e}" for e in ("customers", "transactions", "events", "subscriptions")]
+
+
 def tables(db: Path) -> list[str]:
     with duckdb.connect(str(db), read_only=True) as con:
         return [f"{s}.{t}" for s, t in con.execute(
@@ -131,16 +136,10 @@ def tables(db: Path) -> list[str]:
             "where database_name = current_database() order by 1, 2").fetchall()]
 
 
-def test_incremental_equals_full_refresh_on_every_table(runs):
-    a2, b = runs["a2"], runs["b"]
-    assert a2.db_path == a2.published_path and b.db_path == b.published_path  # both published
-    names = tables(b.db_path)
-    assert names == tables(a2.db_path)
-    assert {"staging.raw_files__transactions", "staging.loaded_input_parts", "main.rejected_rows",
-            "main.input_reconciliation", "main.customer_rfm", "main.segment_history"} <= set(names)
+def differences(inc: Path, ful: Path, names: list[str]) -> list[str]:
     con = duckdb.connect()
-    con.execute(f"attach '{a2.db_path}' as inc (read_only)")
-    con.execute(f"attach '{b.db_path}' as ful (read_only)")
+    con.execute(f"attach '{inc}' as inc (read_only)")
+    con.execute(f"attach '{ful}' as ful (read_only)")
     differ = []
     for name in names:
         if name == "main.run_settings":
@@ -152,9 +151,32 @@ def test_incremental_equals_full_refresh_on_every_table(runs):
                             f"select {projection} from {y}.{name})").fetchone()[0]
             if n:
                 differ.append(f"{name}: {n} rows of {x} not in {y}")
-    assert not differ, differ
     # and the comparison is not vacuous
     assert con.execute("select count(*) from inc.staging.base_files__transactions").fetchone()[0] == 61210 + 2
+    con.close()
+    return differ
+
+
+def test_incremental_equals_full_refresh_on_every_table(runs):
+    a2, b = runs["a2"], runs["b"]
+    assert a2.db_path == a2.published_path and b.db_path == b.published_path  # both published
+    names = tables(b.db_path)
+    assert names == tables(a2.db_path)
+    assert {"staging.base_files__transactions", "staging.loaded_input_parts", "main.rejected_rows",
+            "main.input_reconciliation", "main.customer_rfm", "main.segment_history"} <= set(names)
+    assert not differences(a2.db_path, b.db_path, names)
+
+
+def test_raw_load_cache_stays_in_the_build_database(runs):
+    """The loaded parts are not published (BI tools read base_files__<input>), and the
+    cache an incremental build left equals the one a full refresh reads."""
+    a2, b = runs["a2"], runs["b"]
+    assert not set(RAW) & set(tables(a2.db_path)) and not set(RAW) & set(tables(b.db_path))
+    assert set(RAW) <= set(tables(a2.build_path)) and set(RAW) <= set(tables(b.build_path))
+    with duckdb.connect(str(a2.build_path), read_only=True) as con:
+        assert con.execute("select count(*) from staging.raw_files__transactions "
+                           "where _row_kind = 'row'").fetchone()[0] == 61210 + 2
+    assert not differences(a2.build_path, b.build_path, RAW + ["staging.base_files__transactions"])
 
 
 def test_second_build_read_only_the_new_parts(runs):

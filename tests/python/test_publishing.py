@@ -132,6 +132,20 @@ def test_a_build_writes_its_own_file_and_publishes_a_clean_copy(published):
     names = {r[0] for r in published.query("select table_name from duckdb_tables() where schema_name = 'main'")}
     assert {"customer_rfm", "customer_clv", "run_settings", "rejected_rows"} <= names
     assert not [n for n in names if "__dbt" in n]
+    # every published table holds the build's rows (definitions and rows are copied apart)
+    with duckdb.connect() as con:
+        con.execute(f"attach '{published.db_path}' as pub (read_only)")
+        con.execute(f"attach '{build_db}' as bld (read_only)")
+        listed = con.execute("select schema_name, table_name from duckdb_tables() where database_name = 'pub' "
+                             "order by 1, 2").fetchall()
+        counts = [(s, t, con.execute(f'select count(*) from pub."{s}"."{t}"').fetchone()[0],
+                   con.execute(f'select count(*) from bld."{s}"."{t}"').fetchone()[0]) for s, t in listed]
+        assert [c for c in counts if c[2] != c[3]] == []
+        assert sum(c[2] for c in counts) > 100_000
+        # the raw load cache of a folder input stays in the build database
+        raw = {t for (t,) in con.execute("select table_name from duckdb_tables() where database_name = 'bld' "
+                                         "and table_name like 'raw_files__%'").fetchall()}
+        assert len(raw) == 4 and not raw & {t for _, t in listed}
     # the internal layers stay queryable (views resolve whatever the catalog is called)
     assert published.scalar("select count(*) from intermediate.int_customers") == 3000
     with duckdb.connect() as con:

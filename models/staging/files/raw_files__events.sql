@@ -2,5 +2,5 @@
 {#- The raw rows of the events input when it is a folder of parts, as the reader returns
     them, each build appending only the parts not loaded before (a changed part is
     re-read); one row per part is the ledger. Empty for a single file or a table.
-    Carried across publishing (publish_carried_tables). macros/file_inputs.sql. -#}
+    Kept in the build database, not published. macros/file_inputs.sql. -#}
 {{ files_raw('events') }}
