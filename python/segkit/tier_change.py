@@ -191,7 +191,10 @@ def fit_tier_change_model(
     lookup = {p: i for i, p in enumerate(plans)}
     unknown = sorted({str(v) for v in plan_str if v not in lookup})
     if unknown:
-        raise ValueError(f"from_plan {from_plan!r} has values not in plan_order: {unknown[:5]}")
+        raise ValueError(
+            f"from_plan {from_plan!r} has values not in plan_order (var tier_plan_order: {list(plans)}): "
+            f"{unknown[:5]}. Fix: list every plan level of the subscriptions, lowest first, e.g. "
+            f"--vars '{{tier_plan_order: {list(plans) + unknown[:5]}}}' in the right order")
     plan_pos = np.array([lookup[v] for v in plan_str], dtype=np.int64)
     tp = plan_pos[: frame.n_train]
     up = TIER_CHANGE_CLASSES.index("upgrade")
@@ -200,8 +203,9 @@ def fit_tier_change_model(
     n_bad_down = int(((y == down) & (tp == 0)).sum())
     if n_bad_up or n_bad_down:
         raise ValueError(
-            f"label {label!r} contradicts plan_order: {n_bad_up} upgrade(s) from the top plan "
-            f"{plans[-1]!r}, {n_bad_down} downgrade(s) from the bottom plan {plans[0]!r}"
+            f"label {label!r} contradicts plan_order (var tier_plan_order): {n_bad_up} upgrade(s) from the top "
+            f"plan {plans[-1]!r}, {n_bad_down} downgrade(s) from the bottom plan {plans[0]!r}. Fix: list the plan "
+            "levels from the lowest up"
         )
 
     folds = effective_folds(frame.n_train, opt["cv_folds"], opt["max_train_rows"])

@@ -561,9 +561,11 @@ def test_tier_absent_class_and_temporal(tier_df):
     [
         (lambda d: d.assign(next_move="stay"), {}, "must hold"),
         (lambda d: d.assign(next_move="none"), {}, "single class"),
-        (lambda d: d, dict(plan_order=["Basic", "Standard"]), "not in plan_order"),
+        (lambda d: d, dict(plan_order=["Basic", "Standard"]),
+         r"not in plan_order \(var tier_plan_order: \['Basic', 'Standard'\]\): \['Premium'\]\. Fix: .*"
+         r"tier_plan_order: \['Basic', 'Standard', 'Premium'\]"),
         (lambda d: d.assign(next_move=np.where(d["plan"] == "Premium", "upgrade", d["next_move"])),
-         dict(plan_order=PLANS), "contradicts plan_order"),
+         dict(plan_order=PLANS), r"contradicts plan_order \(var tier_plan_order\).*Fix: "),
         (lambda d: d, dict(plan_order=["Basic"]), "at least two plans"),
     ],
 )
