@@ -680,6 +680,72 @@ def test_fast_permutation_importance_equals_sklearn_bit_for_bit(churn_df, tier_d
     assert (np.abs(ref["upgrade"].importances) > 0).sum() > 10
 
 
+def test_binned_prediction_equals_sklearn_predict_proba_bit_for_bit(churn_df, tier_df):
+    """_predict_proba walks the gradient-boosting trees on binned rows; it returns
+    pipe.predict_proba exactly: binary and four-class models, with NaNs, a value on
+    every bin threshold of every numeric column (the boundary where a bin and a
+    float comparison could disagree), values just above them, +-inf, a category the
+    model never saw, and more rows than one batch. The logistic pipeline goes
+    through sklearn unchanged."""
+    from segkit import _classifier
+    from segkit._classifier import _binned_trees, _make_pipeline, _predict_proba, _prepare
+    from segkit.churn import _parse_binary_label
+    from segkit.tier_change import _parse_tier_label
+
+    def edge_rows(pipe, X):
+        """X's rows, then rows whose numeric values sit on, and just above, the bin thresholds."""
+        model = pipe.named_steps["model"]
+        numeric = [c for c in X.columns if c in pipe.named_steps["prepare"].transformers_[0][2]]
+        extra = []
+        for j, col in enumerate(numeric):  # the numeric columns come first in the transform
+            for t in model._bin_mapper.bin_thresholds_[j]:
+                for v in (t, np.nextafter(t, np.inf)):
+                    row = X.iloc[len(extra) % len(X)].copy()
+                    row[col] = v
+                    extra.append(row)
+        for v in (np.inf, -np.inf):
+            row = X.iloc[0].copy()
+            row[numeric] = v
+            extra.append(row)
+        return pd.concat([X, pd.DataFrame(extra).astype(X.dtypes.to_dict())], ignore_index=True)
+
+    df = churn_df.copy()
+    df.loc[df.index[::9], "tenure_months"] = np.nan
+    fr = _prepare(df, CHURN_FEATURES, ["noise_region"], "churned", _parse_binary_label)
+    y = fr.y.astype(np.int64)
+    pipe = _make_pipeline("gradient_boosting", fr.numeric, fr.categorical, 42, 1500)
+    pipe = pipe.set_params(model__max_iter=40).fit(fr.X.iloc[:1500], y[:1500])
+    X = edge_rows(pipe, fr.X)
+    X.loc[X.index[-1], "noise_region"] = 10_000  # a category code the encoder never saw
+    assert _binned_trees(pipe) is not None
+    rows = np.arange(len(X))
+    want = np.clip(pipe.predict_proba(X), 0.0, 1.0)
+    np.testing.assert_array_equal(_predict_proba(pipe, X, rows, 2), want)
+    assert len(X) > 2 * 1500 and np.isnan(X["tenure_months"]).any()
+    batch = _classifier.BATCH_SIZE
+    try:  # several batches
+        _classifier.BATCH_SIZE = 700
+        np.testing.assert_array_equal(_predict_proba(pipe, X, rows[::-1], 2), want[::-1])
+    finally:
+        _classifier.BATCH_SIZE = batch
+
+    cols = [*TIER_FEATURES, "plan"]
+    tf = _prepare(tier_df, cols, ["plan"], "next_move", _parse_tier_label)
+    dense = np.searchsorted(np.unique(tf.y.astype(np.int64)), tf.y.astype(np.int64))
+    pipe = _make_pipeline("gradient_boosting", tf.numeric, tf.categorical, 42, 2000)
+    pipe = pipe.set_params(model__max_iter=25).fit(tf.X.iloc[:2000], dense[:2000])
+    X = edge_rows(pipe, tf.X)
+    k = pipe.named_steps["model"].n_trees_per_iteration_
+    assert k >= 3
+    np.testing.assert_array_equal(_predict_proba(pipe, X, np.arange(len(X)), k),
+                                  np.clip(pipe.predict_proba(X), 0.0, 1.0))
+
+    logit = _make_pipeline("logistic", fr.numeric, fr.categorical, 42, 1500).fit(fr.X.iloc[:1500], y[:1500])
+    assert _binned_trees(logit) is None
+    np.testing.assert_array_equal(_predict_proba(logit, fr.X, np.arange(len(fr.X)), 2),
+                                  np.clip(logit.predict_proba(fr.X), 0.0, 1.0))
+
+
 def test_categorical_codes_give_the_string_one_hot_model(churn_df):
     """_prepare hands the one-hot encoder integer codes in sorted-name order (numpy
     counts them; a Python Counter over strings was ~10% of a step at 300k); the
