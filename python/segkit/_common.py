@@ -79,6 +79,28 @@ def canonical_order(ids: pd.Series) -> np.ndarray:
         return np.asarray(ids.astype(str).argsort(kind="stable"), dtype=np.intp)
 
 
+def unique_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """The distinct rows of equal-length float columns without NaN: (the distinct
+    values of each column, rows in lexicographic order with the first column
+    first; the inverse, position of each input row among them; the count of
+    each), as ``np.unique(np.column_stack(columns), axis=0, return_inverse=True,
+    return_counts=True)`` gives them, by a lexsort of the columns instead of a
+    sort of the rows as one structured value (the segment backtest at 1,000,000
+    bench customers, three cutoffs: 6 calls 11.3 s -> 1.6 s, the same output)."""
+    n = len(columns[0]) if columns else 0
+    order = np.lexsort(columns[::-1]) if n else np.arange(0, dtype=np.intp)
+    sorted_cols = [np.asarray(c)[order] for c in columns]
+    new = np.ones(n, dtype=bool)
+    if n:
+        new[1:] = np.logical_or.reduce([c[1:] != c[:-1] for c in sorted_cols])
+    starts = np.flatnonzero(new)
+    group = np.cumsum(new) - 1
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = group
+    counts = np.diff(np.append(starts, n))
+    return [c[starts] for c in sorted_cols], inverse, counts
+
+
 def float_column(s: pd.Series, name: str, hint: str = "") -> np.ndarray:
     """Column as float64: booleans 0/1, missing NaN, text parsed as numbers;
     ValueError if it is not numeric (``hint`` ends the message). Infinite

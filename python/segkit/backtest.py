@@ -98,7 +98,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from segkit._common import canonical_order, check_names, check_random_state, finite_column, json_default, json_float
+from segkit._common import (
+    canonical_order,
+    check_names,
+    check_random_state,
+    finite_column,
+    json_default,
+    json_float,
+    unique_rows,
+)
 from segkit.btyd import BetaGeoFitter, GammaGammaFitter
 from segkit.clustering import cluster_customers
 
@@ -326,14 +334,11 @@ class _BTYDCache:
 
     def _fit_bg(self) -> tuple[np.ndarray, dict[str, Any], list[str]]:
         x, t_x, T, _ = self._inputs()
-        rows = np.column_stack([x, t_x, T])
-        uniq, inv, counts = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
-        inv = inv.reshape(-1)
+        (ux, ut, uT), inv, counts = unique_rows(x, t_x, T)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            bgf = BetaGeoFitter().fit(uniq[:, 0], uniq[:, 1], uniq[:, 2], weights=counts)
-            expected_u = bgf.conditional_expected_number_of_purchases_up_to_time(
-                self.horizon, uniq[:, 0], uniq[:, 1], uniq[:, 2])
+            bgf = BetaGeoFitter().fit(ux, ut, uT, weights=counts)
+            expected_u = bgf.conditional_expected_number_of_purchases_up_to_time(self.horizon, ux, ut, uT)
         notes = [f"BG/NBD: {w.message}" for w in caught if issubclass(w.category, RuntimeWarning)]
         if not np.all(np.isfinite(expected_u)):
             raise _MethodUnavailable("BG/NBD expected purchases are not finite")
@@ -353,11 +358,10 @@ class _BTYDCache:
         use = (x > 0) & (m > 0)
         if not use.any():
             raise _MethodUnavailable("no repeat buyer with a positive monetary_value")
-        pairs = np.column_stack([x[use], m[use]])
-        uniq, counts = np.unique(pairs, axis=0, return_counts=True)
+        (ux, um), _, counts = unique_rows(x[use], m[use])
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            ggf = GammaGammaFitter().fit(uniq[:, 0], uniq[:, 1], weights=counts)
+            ggf = GammaGammaFitter().fit(ux, um, weights=counts)
             params = ggf.params_ or {}
             if not params.get("q", 0.0) > 1.0:
                 raise _MethodUnavailable(

@@ -463,3 +463,27 @@ def test_run_backtest_has_no_default_copy_of_a_setting():
     params = inspect.signature(_run_backtest).parameters
     assert [n for n in ['top_share', 'rfm_high_segments', 'kmeans_k', 'random_state']
             if params[n].default is not inspect.Parameter.empty] == []
+
+
+def test_unique_rows_equals_numpy_unique_rows() -> None:
+    """The backtest compresses its BTYD inputs with segkit._common.unique_rows: the
+    distinct rows, the inverse and the counts np.unique(axis=0) gives, on columns
+    with many ties, a zero of either sign, a single row and no rows."""
+    from segkit._common import unique_rows
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 6, 5000).astype(np.float64)
+    t = np.round(rng.uniform(0, 3, 5000), 1)
+    T = rng.integers(0, 4, 5000).astype(np.float64)
+    t[::97] = -0.0
+    for cols in ((x, t, T), (x, t), (x[:1], t[:1], T[:1])):
+        rows = np.column_stack(cols)
+        want_u, want_inv, want_counts = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+        got_cols, got_inv, got_counts = unique_rows(*cols)
+        np.testing.assert_array_equal(np.column_stack(got_cols), want_u)
+        np.testing.assert_array_equal(got_inv, want_inv.reshape(-1))
+        np.testing.assert_array_equal(got_counts, want_counts)
+        np.testing.assert_array_equal(np.column_stack(got_cols)[got_inv], rows)
+    assert len(unique_rows(x, t, T)[2]) < 5000 / 2  # ties merged
+    empty_cols, empty_inv, empty_counts = unique_rows(np.array([]), np.array([]))
+    assert [c.size for c in empty_cols] == [0, 0] and empty_inv.size == 0 and empty_counts.size == 0
