@@ -48,3 +48,32 @@ def demo_past_build(tmp_path_factory):
     assert result.returncode == 0, result.output[-4000:]
     assert result.db_path == result.published_path, "the full, passing build did not publish"
     return result
+
+
+# --------------------------------------------------------------------------- #
+# Parallel runs (`make test`: pytest -n <workers> --dist loadgroup)
+# --------------------------------------------------------------------------- #
+# Each test file runs whole on one worker, so a module-scoped build is made once,
+# as in a serial run. The files that read the session's shared past-date build
+# (demo_past_build, a full dbt build) share one group, so that build is made once too.
+# (demo_build / dataset_build copy the `make test-dbt` builds: cheap on any worker.)
+# Workers take the groups in collection order: the groups holding a `slow` test (their
+# own builds of generated or split data) and the shared past-date build go first, so a
+# long one does not start last and run alone at the end.
+SHARED_BUILD_GROUPS = ("demo_past_build",)
+
+
+def pytest_collection_modifyitems(config, items):
+    groups: dict[str, str] = {}
+    for item in items:
+        module = item.module.__name__
+        shared = [name for name in SHARED_BUILD_GROUPS if name in item.fixturenames]
+        if shared:
+            groups[module] = shared[0]
+        groups.setdefault(module, module)
+    heavy = {groups[item.module.__name__] for item in items
+             if item.get_closest_marker("slow") or groups[item.module.__name__] in SHARED_BUILD_GROUPS}
+    order = {id(item): i for i, item in enumerate(items)}
+    items.sort(key=lambda item: (groups[item.module.__name__] not in heavy, order[id(item)]))
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(groups[item.module.__name__]))
