@@ -113,25 +113,29 @@ datasets: install
 
 ## make test: dbt build (models + data tests + unit tests) of every bundled dataset into
 ## throwaway databases, then pytest (study reproductions, quarantine, Python package).
-## TEST_JOBS (default: the machine's cores) dataset builds and pytest workers run at once:
-## a dbt build of a bundled dataset keeps about one core busy (dbt's own Python), so
-## two on two cores take about half the time. TEST_JOBS=1: one at a time, as before.
-TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+## TEST_JOBS (default: the machine's cores, at most 4) dataset builds and pytest workers
+## run at once: a dbt build of a bundled dataset keeps about one core busy (dbt's own
+## Python), so two on two cores take about half the time; each takes up to about 1 GB.
+## TEST_JOBS=1: one at a time, as before.
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n : 4 )))
 test: install test-dbt test-python
 
 test-dbt: install
 	@mkdir -p warehouse/test/logs
 	@datasets="$$($(LIST_DATASETS))" && test -n "$$datasets" || { echo "could not read the dataset registry"; exit 1; }; \
 	echo "== dbt build of every bundled dataset, $(TEST_JOBS) at a time: $$(echo $$datasets) =="; \
+	SECONDS=0; \
 	for ds in $$datasets; do \
 	  while [ "$$(jobs -rp | wc -l)" -ge $(TEST_JOBS) ]; do wait -n || true; done; \
 	  echo "== dbt build, dataset $$ds started (output: warehouse/test/logs/$$ds.out) =="; \
 	  rm -rf warehouse/test/$$ds.duckdb warehouse/test/.build/$$ds.duckdb{,.wal} warehouse/test/target/$$ds warehouse/test/logs/$$ds.{out,rc}; \
+	  start=$$SECONDS; \
 	  ( SEGMENTS_DB=warehouse/test/$$ds.duckdb $(DBT) build $(DBT_FLAGS) --vars "{dataset: $$ds}" \
 	      --target-path warehouse/test/target/$$ds --log-path warehouse/test/logs/$$ds \
-	      > warehouse/test/logs/$$ds.out 2>&1; echo $$? > warehouse/test/logs/$$ds.rc ) & \
+	      > warehouse/test/logs/$$ds.out 2>&1; echo $$? > warehouse/test/logs/$$ds.rc; \
+	    echo "== dbt build, dataset $$ds finished: exit $$(cat warehouse/test/logs/$$ds.rc) in $$((SECONDS - start)) s ==" ) & \
 	done; \
-	wait; failed=; \
+	wait; echo "== every dataset built in $$SECONDS s; their output follows =="; failed=; \
 	for ds in $$datasets; do \
 	  echo "== dbt build, dataset $$ds =="; cat warehouse/test/logs/$$ds.out; \
 	  test "$$(cat warehouse/test/logs/$$ds.rc 2>/dev/null)" = 0 || failed="$$failed $$ds"; \
@@ -144,7 +148,7 @@ test-dbt: install
 ## (conftest.py fixture dataset_build; a missing, partial or stale one is rebuilt by pytest)
 test-python: install
 	$(BIN)/ruff check python tests models
-	SEGMENTS_TEST_BUILDS=$(CURDIR)/warehouse/test $(BIN)/python -m pytest -n $(if $(filter 1,$(TEST_JOBS)),0,$(TEST_JOBS)) --dist loadgroup
+	SEGMENTS_TEST_BUILDS=$(CURDIR)/warehouse/test $(BIN)/python -m pytest -n $(if $(filter 1,$(TEST_JOBS)),0,$(TEST_JOBS)) --dist loadfile
 
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

@@ -51,29 +51,43 @@ def demo_past_build(tmp_path_factory):
 
 
 # --------------------------------------------------------------------------- #
-# Parallel runs (`make test`: pytest -n <workers> --dist loadgroup)
+# Parallel runs (`make test`: pytest -n <workers>, pytest-xdist)
 # --------------------------------------------------------------------------- #
 # Each test file runs whole on one worker, so a module-scoped build is made once,
-# as in a serial run. The files that read the session's shared past-date build
-# (demo_past_build, a full dbt build) share one group, so that build is made once too.
-# (demo_build / dataset_build copy the `make test-dbt` builds: cheap on any worker.)
-# Workers take the groups in collection order: the groups holding a `slow` test (their
-# own builds of generated or split data) and the shared past-date build go first, so a
-# long one does not start last and run alone at the end.
-SHARED_BUILD_GROUPS = ("demo_past_build",)
+# as in a serial run; the files that read the session's shared past-date build
+# (demo_past_build, a full dbt build) run on one worker together, so that build is
+# made once too (demo_build / dataset_build copy the `make test-dbt` builds: cheap on
+# any worker). Workers take the files in collection order, and the files holding a
+# `slow` test (their own builds of generated or split data) and that shared build
+# come first, so a long one does not start last and run alone at the end.
+# (A scheduler of our own: xdist 3.8's `--dist loadgroup` marks a group by editing
+# Item._nodeid, which pytest 9 no longer reads, so its groups are silently lost.)
+SHARED_BUILD_FIXTURES = ("demo_past_build",)
+HERE = Path(__file__).parent
+
+
+def _shared_build_group(path: str) -> str:
+    """A test file's scheduling group: the shared build it reads, else the file."""
+    text = (HERE / Path(path).name).read_text() if (HERE / Path(path).name).is_file() else ""
+    return next((name for name in SHARED_BUILD_FIXTURES if name in text), path)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileGroupScheduling(LoadScopeScheduling):
+        """xdist's loadscope, scoped by test file (merged by shared build), in
+        collection order (no reordering by size)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return _shared_build_group(nodeid.split("::", 1)[0])
+
+    config.option.loadscopereorder = False
+    return FileGroupScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
-    groups: dict[str, str] = {}
-    for item in items:
-        module = item.module.__name__
-        shared = [name for name in SHARED_BUILD_GROUPS if name in item.fixturenames]
-        if shared:
-            groups[module] = shared[0]
-        groups.setdefault(module, module)
-    heavy = {groups[item.module.__name__] for item in items
-             if item.get_closest_marker("slow") or groups[item.module.__name__] in SHARED_BUILD_GROUPS}
-    order = {id(item): i for i, item in enumerate(items)}
-    items.sort(key=lambda item: (groups[item.module.__name__] not in heavy, order[id(item)]))
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[item.module.__name__]))
+    group = {item: _shared_build_group(item.path.name) for item in items}
+    heavy = {group[item] for item in items if item.get_closest_marker("slow") or group[item] in SHARED_BUILD_FIXTURES}
+    order = {item: i for i, item in enumerate(items)}
+    items.sort(key=lambda item: (group[item] not in heavy, order[item]))
