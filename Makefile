@@ -148,7 +148,7 @@ test-dbt: install
 ## (conftest.py fixture dataset_build; a missing, partial or stale one is rebuilt by pytest)
 test-python: install
 	$(BIN)/ruff check python tests models
-	SEGMENTS_TEST_BUILDS=$(CURDIR)/warehouse/test $(BIN)/python -m pytest -n $(if $(filter 1,$(TEST_JOBS)),0,$(TEST_JOBS)) --dist loadfile
+	SEGMENTS_TEST_BUILDS=$(CURDIR)/warehouse/test $(BIN)/python -m pytest -n $(if $(filter 1,$(TEST_JOBS)),0,$(TEST_JOBS))
 
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

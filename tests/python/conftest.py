@@ -1,3 +1,4 @@
+import functools
 import sys
 from pathlib import Path
 
@@ -66,9 +67,12 @@ SHARED_BUILD_FIXTURES = ("demo_past_build",)
 HERE = Path(__file__).parent
 
 
+@functools.cache
 def _shared_build_group(path: str) -> str:
-    """A test file's scheduling group: the shared build it reads, else the file."""
-    text = (HERE / Path(path).name).read_text() if (HERE / Path(path).name).is_file() else ""
+    """A test file's scheduling group: the shared build it reads (named in its text: the
+    scheduler runs in the controller, which collects nothing), else the file. Read once a file."""
+    source = HERE / Path(path).name
+    text = source.read_text() if source.is_file() else ""
     return next((name for name in SHARED_BUILD_FIXTURES if name in text), path)
 
 
