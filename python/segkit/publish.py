@@ -8,11 +8,14 @@ Two DuckDB files per target:
 * the **published warehouse** (``$SEGMENTS_DB``, else ``warehouse/<dataset>.duckdb``, the
   place BI tools have always opened) is replaced in one ``os.replace`` by the
   on-run-end hook ``publish_warehouse`` (macros/publish.sql), and only after a full
-  ``dbt build`` whose every node passed. The hook copies the build database's published
-  relations into a temporary file beside the published one (``COPY FROM DATABASE ...
-  (SCHEMA)``, then the rows of the tables kept, written in the profile's
-  ``storage_compatibility_version`` so DuckDB 1.4+ clients open it), then calls
-  ``segments_publish_commit`` (below), which renames it over the published file.
+  ``dbt build`` whose every node passed. The hook makes a temporary file beside the
+  published one holding the build database's published relations: by file (checkpoint,
+  ``segments_publish_copy`` copies the build database's file, the hook drops what is not
+  published) or, when much of the build database is not published (the raw load cache
+  of folder inputs), by rows (``COPY FROM DATABASE ... (SCHEMA)``, then the rows of the
+  tables kept); either way in the profile's ``storage_compatibility_version`` so DuckDB
+  1.4+ clients open it. Then ``segments_publish_commit`` (below) renames it over the
+  published file.
   A reader that holds the old file keeps reading the old file (POSIX rename keeps the
   inode alive); a new connection opens the new one. Nothing ever writes the
   published file in place, so readers never block a build and never see half of one.
@@ -31,6 +34,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import struct
 import time
 import uuid
@@ -265,6 +269,7 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn) -> None:
         conn.create_function("segments_publish_begin", self._begin, [], "VARCHAR", side_effects=True)
+        conn.create_function("segments_publish_copy", self._copy, ["VARCHAR"], "VARCHAR", side_effects=True)
         conn.create_function("segments_publish_commit", self._commit, ["VARCHAR"], "VARCHAR", side_effects=True)
         if self.command in CARRY_COMMANDS and not self.carried_done:
             self.carried_report = self.carry_in(conn)
@@ -319,11 +324,28 @@ class Plugin(BasePlugin):
             "removed_stale": removed,
         })
 
-    def _commit(self, tmp: str) -> str:
-        """fsync the finished copy, rename it over the published file, fsync the folder."""
+    def _check_tmp(self, tmp: str) -> Path:
         tmp_path = Path(tmp)
         if tmp_path.parent != self.published.parent or TMP_MARKER not in tmp_path.name:
             raise ValueError(f"not a publish temporary file of {self.published}: {tmp}")
+        return tmp_path
+
+    def _copy(self, tmp: str) -> str:
+        """Copy the build database file to tmp, the hook having checkpointed it ('' when
+        copied, else why not, and the hook copies rows instead). Nothing writes to the
+        build database while the on-run-end hook runs."""
+        tmp_path = self._check_tmp(tmp)
+        if not self.build_db or self.build_db == ":memory:" or not os.path.isfile(self.build_db):
+            return "the build database is not a file"
+        wal = Path(self.build_db + ".wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            return f"{wal} is not empty after the checkpoint"
+        shutil.copyfile(self.build_db, tmp_path)
+        return ""
+
+    def _commit(self, tmp: str) -> str:
+        """fsync the finished copy, rename it over the published file, fsync the folder."""
+        tmp_path = self._check_tmp(tmp)
         if not tmp_path.is_file():
             raise FileNotFoundError(f"publish: {tmp} is missing")
         if Path(tmp + ".wal").exists():

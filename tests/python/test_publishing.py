@@ -125,6 +125,9 @@ def published(tmp_path_factory):
 def test_a_build_writes_its_own_file_and_publishes_a_clean_copy(published):
     work, build_db = published.db_path.parent, published.build_db
     assert "Published warehouse " + str(published.db_path) in published.output
+    # nothing large is left out, so the published file is a copy of the build database's
+    # file with the rest dropped (the rows path is test_incremental's)
+    assert "(storage v1.4.0, by file, " in published.output
     assert published.db_path.is_file() and build_db.is_file()
     assert published.db_path.stat().st_ino != build_db.stat().st_ino
     assert not Path(str(published.db_path) + ".wal").exists()
