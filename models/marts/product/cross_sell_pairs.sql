@@ -32,7 +32,10 @@
 {%- set level = setting('cross_sell_level') -%}
 {%- set item_column = 'product_category' if level == 'category' else 'product_id' -%}
 {%- set basket = setting('cross_sell_basket') -%}
-{%- set basket_keys = ['customer_id'] if basket == 'customer_lifetime' else ['customer_id', 'basket_id'] -%}
+{#- a basket is keyed by typed columns, not a built string (cheaper to group and join):
+    'order' by (customer_id, basket_order, basket_day), basket_day set only for a line
+    without an order_id (its customer-day); 'customer_day' by (customer_id, basket_day) -#}
+{%- set basket_keys = {'customer_lifetime': ['customer_id'], 'customer_day': ['customer_id', 'basket_day']}.get(basket, ['customer_id', 'basket_order', 'basket_day']) -%}
 {%- set min_support = setting('cross_sell_min_support') %}
 
 with transactions as (
@@ -49,13 +52,11 @@ lines as (
     select
         customer_id,
         {%- if basket == 'order' %}
-        -- an order, or the customer-day of a line without order_id ('order ' / 'day ' keep them apart)
-        case
-            when order_id is not null then 'order ' || order_id
-            else 'day ' || cast(cast(transacted_at as date) as varchar)
-        end as basket_id,
+        -- an order, or the customer-day of a line without order_id
+        order_id as basket_order,
+        case when order_id is null then cast(transacted_at as date) end as basket_day,
         {%- elif basket == 'customer_day' %}
-        cast(transacted_at as date) as basket_id,
+        cast(transacted_at as date) as basket_day,
         {%- endif %}
         {{ item_column }} as item,
         amount
@@ -125,7 +126,7 @@ pair_counts as (
         count(*) as baskets_both
     from frequent_basket_items as a
     inner join frequent_basket_items as b
-        on {% for key in basket_keys %}b.{{ key }} = a.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
+        on {% for key in basket_keys %}b.{{ key }} is not distinct from a.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
         and a.item < b.item
     group by a.item, b.item
 
