@@ -825,8 +825,10 @@ where rejection_reason is null
     so a failed build's load is as good as any; without a build database every part
     is read again. -#}
 {% macro files_raw(entity) %}
+  {#- in the load cache file beside the build database (attached as segments_load_cache by
+      the segkit.publish plugin), so the build database holds only what is published -#}
   {{- config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
-             meta={'published': false},
+             database='segments_load_cache', meta={'published': false},
              pre_hook=["{{ files_forget_rejects('" ~ entity ~ "') }}", "{{ files_raw_forget('" ~ entity ~ "') }}"],
              post_hook="{{ files_raw_unparsed('" ~ entity ~ "') }}") -}}
   {%- set source = input_source(entity) if execute else {'kind': none, 'files': []} -%}

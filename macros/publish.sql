@@ -48,9 +48,10 @@
       dropped from the copy. By rows: the definitions are copied into a new file, what is
       not published is dropped while empty, then only the published tables' rows are
       inserted (about 45 s at a million customers). The rows path is taken when the build
-      database holds a large share that is not published (the raw load cache of folder
-      inputs, files_raw in macros/file_inputs.sql: its dropped blocks would stay in a
-      copied file as free space) or is in another storage version. -#}
+      database holds a large share that is not published (dropped tables' blocks would stay
+      in a copied file as free space; the raw load cache of folder inputs has its own file
+      for this reason, files_raw in macros/file_inputs.sql, so this is leftovers such as a
+      build database from before that change) or is in another storage version. -#}
   {%- set tables = run_query(
         "select lower(schema_name || '.' || table_name), cast(estimated_size as hugeint) * column_count"
         ~ " from duckdb_tables() where database_name = '" ~ build_db ~ "'") -%}
@@ -67,7 +68,7 @@
   {%- if (build_version or '') | replace('+', '') != version -%}
     {%- set why = 'the build database is storage ' ~ build_version ~ ', not ' ~ version -%}
   {%- elif cells['left_out'] > 0.1 * cells['all'] -%}
-    {%- set why = "%.0f%% of the build database's cells are not published" | format(100.0 * cells['left_out'] / cells['all']) -%}
+    {%- set why = "%.0f%% of the build database's cells are not published (listed below; drop them from the build database, or delete it: the next build makes it again from the published warehouse)" | format(100.0 * cells['left_out'] / cells['all']) -%}
   {%- else -%}
     {%- do run_query("checkpoint") -%}
     {%- set copied = run_query("select segments_publish_copy(" ~ publish_literal(plan.tmp) ~ ")").columns[0].values()[0] -%}

@@ -11,14 +11,18 @@ Two DuckDB files per target:
   ``dbt build`` whose every node passed. The hook makes a temporary file beside the
   published one holding the build database's published relations: by file (checkpoint,
   ``segments_publish_copy`` copies the build database's file, the hook drops what is not
-  published) or, when much of the build database is not published (the raw load cache
-  of folder inputs), by rows (``COPY FROM DATABASE ... (SCHEMA)``, then the rows of the
+  published) or, when much of the build database is not published (leftovers: the raw
+  load cache of folder inputs has its own file, below), by rows (``COPY FROM DATABASE ... (SCHEMA)``, then the rows of the
   tables kept); either way in the profile's ``storage_compatibility_version`` so DuckDB
   1.4+ clients open it. Then ``segments_publish_commit`` (below) renames it over the
   published file.
   A reader that holds the old file keeps reading the old file (POSIX rename keeps the
   inode alive); a new connection opens the new one. Nothing ever writes the
   published file in place, so readers never block a build and never see half of one.
+
+* the **load cache** (``<build name>.load_cache.duckdb`` beside the build database, attached
+  as ``segments_load_cache``): the raw rows of folder inputs (``raw_files__<input>``), kept
+  from build to build so each reads only new parts; never published.
 
 State that builds extend (``var('publish_carried_tables')``: ``segment_history``,
 ``model_versions``, ``model_refit_history``) is copied *from the published warehouse into the
@@ -49,6 +53,11 @@ CARRIED_TABLES_VAR = "publish_carried_tables"
 CARRY_COMMANDS = frozenset({"build", "run"})
 PUBLISHED_ALIAS = "segments_published"
 TMP_MARKER = ".publish-"
+# The raw load cache of folder inputs (models raw_files__<input>, config database in
+# files_raw, macros/file_inputs.sql) lives in its own file beside the build database,
+# attached under this name: the build database then holds only what is published, and
+# the publish copies its file (a dropped cache would stay in a copied file as free space).
+LOAD_CACHE_ALIAS = "segments_load_cache"
 
 _FLOCK = "hhqqi4x"  # struct flock on Linux x86_64/aarch64: type, whence, start, len, pid
 
@@ -267,7 +276,15 @@ class Plugin(BasePlugin):
         if holder is not None and holder != os.getpid():
             raise WarehouseLockError(build_lock_message(self.build_db, str(self.published), holder))
 
+    def load_cache_path(self) -> str:
+        """<build dir>/<build name>.load_cache<suffix>, or in memory with the build database."""
+        if not self.build_db or self.build_db == ":memory:":
+            return ":memory:"
+        build = Path(self.build_db)
+        return str(build.with_name(f"{build.stem}.load_cache{build.suffix}"))
+
     def configure_connection(self, conn) -> None:
+        conn.execute(f"attach if not exists {_lit(self.load_cache_path())} as {LOAD_CACHE_ALIAS}")
         conn.create_function("segments_publish_begin", self._begin, [], "VARCHAR", side_effects=True)
         conn.create_function("segments_publish_copy", self._copy, ["VARCHAR"], "VARCHAR", side_effects=True)
         conn.create_function("segments_publish_commit", self._commit, ["VARCHAR"], "VARCHAR", side_effects=True)

@@ -29,6 +29,13 @@ class DbtResult:
     published_path: Path | None = None
     build_path: Path | None = None
 
+    @property
+    def load_cache_path(self) -> Path | None:
+        """The raw load cache of folder inputs beside the build database (the segkit.publish
+        plugin's load_cache_path)."""
+        b = self.build_path
+        return None if b is None else b.with_name(f"{b.stem}.load_cache{b.suffix}")
+
     def query(self, sql: str) -> list[tuple]:
         with duckdb.connect(str(self.db_path), read_only=True) as con:
             return con.execute(sql).fetchall()
@@ -159,7 +166,11 @@ def dataset_default_build(dataset: str, workdir: Path) -> DbtResult:
     (workdir / ".build").mkdir(parents=True, exist_ok=True)
     (workdir / "target").mkdir(exist_ok=True)
     db, copy = workdir / published.name, workdir / ".build" / published.name
-    for src, dst in ((published, db), (build_db, copy)):
+    cache = build_db.with_name(f"{build_db.stem}.load_cache{build_db.suffix}")
+    pairs = [(published, db), (build_db, copy)]
+    if cache.exists():
+        pairs.append((cache, copy.with_name(cache.name)))
+    for src, dst in pairs:
         shutil.copyfile(src, dst)
         if Path(f"{src}.wal").exists():
             shutil.copyfile(f"{src}.wal", f"{dst}.wal")

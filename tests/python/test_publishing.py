@@ -14,6 +14,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -125,8 +126,7 @@ def published(tmp_path_factory):
 def test_a_build_writes_its_own_file_and_publishes_a_clean_copy(published):
     work, build_db = published.db_path.parent, published.build_db
     assert "Published warehouse " + str(published.db_path) in published.output
-    # nothing large is left out, so the published file is a copy of the build database's
-    # file with the rest dropped (the rows path is test_incremental's)
+    # the build database holds only what is published: the published file is a copy of its file
     assert "(storage v1.4.0, by file, " in published.output
     assert published.db_path.is_file() and build_db.is_file()
     assert published.db_path.stat().st_ino != build_db.stat().st_ino
@@ -145,10 +145,16 @@ def test_a_build_writes_its_own_file_and_publishes_a_clean_copy(published):
                    con.execute(f'select count(*) from bld."{s}"."{t}"').fetchone()[0]) for s, t in listed]
         assert [c for c in counts if c[2] != c[3]] == []
         assert sum(c[2] for c in counts) > 100_000
-        # the raw load cache of a folder input stays in the build database
-        raw = {t for (t,) in con.execute("select table_name from duckdb_tables() where database_name = 'bld' "
+        # the raw load cache of folder inputs is in its own file beside the build database
+        # (so the build database holds only what is published and its file is copied)
+        assert not [t for _, t in listed if t.startswith("raw_files__")]
+        assert not con.execute("select count(*) from duckdb_tables() where database_name = 'bld' "
+                               "and table_name like 'raw_files__%'").fetchone()[0]
+        cache = build_db.with_name(f"{build_db.stem}.load_cache{build_db.suffix}")
+        con.execute(f"attach '{cache}' as cache (read_only)")
+        raw = {t for (t,) in con.execute("select table_name from duckdb_tables() where database_name = 'cache' "
                                          "and table_name like 'raw_files__%'").fetchall()}
-        assert len(raw) == 4 and not raw & {t for _, t in listed}
+        assert len(raw) == 4
     # the internal layers stay queryable (views resolve whatever the catalog is called)
     assert published.scalar("select count(*) from intermediate.int_customers") == 3000
     with duckdb.connect() as con:
@@ -275,10 +281,11 @@ def test_readers_are_never_blocked_and_never_see_a_mix(published, earlier_inputs
         con.execute("create table main.carried_dummy as select 42 as answer, 'kept' as note")
         con.execute("comment on table main.carried_dummy is 'carried from build to build'")
         con.execute("comment on column main.carried_dummy.answer is 'the answer'")
-    # in the build database: a table of a model since removed from the project (dbt
-    # never drops it) and a failed build's version of the carried table
+    # in the build database: a large table of a model since removed from the project (dbt
+    # never drops it; a third of the build database's cells, so this publish copies rows,
+    # not the file) and a failed build's version of the carried table
     with duckdb.connect(str(published.build_db)) as con:
-        con.execute("create table main.retired_mart as select 1 as stale")
+        con.execute("create table main.retired_mart as select range as stale from range(2000000)")
         con.execute("create table main.carried_dummy as select -1 as answer, 'failed build' as note")
     stop = tmp_path / "stop"
     logs = {kind: tmp_path / f"{kind}.jsonl" for kind in ("held", "fresh")}
@@ -331,6 +338,15 @@ def test_readers_are_never_blocked_and_never_see_a_mix(published, earlier_inputs
                            "and column_name = 'answer'").fetchone()[0] == "the answer"
         assert con.execute("select count(*) from duckdb_tables() where table_name = 'retired_mart'").fetchone()[0] == 0
     assert "left out of the published warehouse (not project relations): main.retired_mart" in build.stdout
+    assert re.search(r"by rows: \d+% of the build database's cells are not published", build.stdout), build.stdout[-3000:]
+    # by rows, every published table holds the build database's rows
+    with duckdb.connect() as con:
+        con.execute(f"attach '{db}' as pub (read_only)")
+        con.execute(f"attach '{published.build_db}' as bld (read_only)")
+        listed = con.execute("select schema_name, table_name from duckdb_tables() where database_name = 'pub'").fetchall()
+        differ = [(s, t) for s, t in listed if t != "carried_dummy" and con.execute(
+            f'select count(*) from (select * from pub."{s}"."{t}" except all select * from bld."{s}"."{t}")').fetchone()[0]]
+        assert len(listed) > 50 and differ == []
     assert publish_leftovers(db.parent) == []
 
 

@@ -87,9 +87,8 @@ def test_folder_rows_in_are_the_parts_lines_counted_once(parts, loaded):
 
 def test_a_wrong_ledger_count_fails_the_reconciliation(parts, loaded):
     work = loaded["work"]
-    db = loaded["second"].db_path
     part = str(parts["folder"] / "transactions" / "2023-06.csv")
-    with duckdb.connect(str(db)) as con:
+    with duckdb.connect(str(loaded["second"].load_cache_path)) as con:
         con.execute("update staging.raw_files__transactions set _part_raw_records = _part_raw_records + 1 "
                     "where _row_kind = 'part' and _source_file = ?", [part])
     tampered = _reconcile(work, parts["folder"], "input_reconciliation", KEEP)
