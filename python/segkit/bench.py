@@ -312,8 +312,10 @@ def _dbt_build(home: Path, out: Path, name: str, data: Path, env: dict[str, str]
     log's and target folder's name (default name)."""
     db = out / f"{name}.duckdb"
     if fresh:
-        for stale in (db, out / ".build" / f"{name}.duckdb"):
+        # the published file, the build database and its load cache (segkit.publish), with their WALs
+        for stale in (db, out / ".build" / f"{name}.duckdb", out / ".build" / f"{name}.load_cache.duckdb"):
             stale.unlink(missing_ok=True)
+            Path(f"{stale}.wal").unlink(missing_ok=True)
     name = log_name or name
     dbt = str(Path(sys.executable).with_name("dbt"))
     target = out / f"target_{name}"
