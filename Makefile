@@ -128,7 +128,7 @@ test-dbt: install
 	for ds in $$datasets; do \
 	  while [ "$$(jobs -rp | wc -l)" -ge $(TEST_JOBS) ]; do wait -n || true; done; \
 	  echo "== dbt build, dataset $$ds started (output: warehouse/test/logs/$$ds.out) =="; \
-	  rm -rf warehouse/test/$$ds.duckdb warehouse/test/.build/$$ds.duckdb{,.wal} warehouse/test/target/$$ds warehouse/test/logs/$$ds.{out,rc}; \
+	  rm -rf warehouse/test/$$ds.duckdb warehouse/test/.build/$$ds.duckdb{,.wal} warehouse/test/.build/$$ds.load_cache.duckdb{,.wal} warehouse/test/target/$$ds warehouse/test/logs/$$ds.{out,rc}; \
 	  start=$$SECONDS; \
 	  ( SEGMENTS_DB=warehouse/test/$$ds.duckdb $(DBT) build $(DBT_FLAGS) --vars "{dataset: $$ds}" \
 	      --target-path warehouse/test/target/$$ds --log-path warehouse/test/logs/$$ds \
