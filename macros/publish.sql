@@ -58,7 +58,7 @@
   {%- set cells = {'all': 0, 'left_out': 0} -%}
   {%- for row in tables.rows -%}
     {%- do cells.update({'all': cells['all'] + row[1]}) -%}
-    {%- if row[0] not in keep or (schemas is not none and row[0].split('.')[0] not in schemas) -%}
+    {%- if not publish_keeps(row[0], keep, schemas) -%}
       {%- do cells.update({'left_out': cells['left_out'] + row[1]}) -%}
     {%- endif -%}
   {%- endfor -%}
@@ -92,7 +92,7 @@
   {%- set dropped = [] -%}
   {%- for row in objects.rows -%}
     {%- set name = (row[0] ~ '.' ~ row[1]) | lower -%}
-    {%- if name not in keep or (schemas is not none and row[0] | lower not in schemas) -%}
+    {%- if not publish_keeps(name, keep, schemas) -%}
       {%- do run_query("drop " ~ row[2] ~ " " ~ pub ~ '."' ~ row[0] ~ '"."' ~ row[1] ~ '"') -%}
       {%- do dropped.append(name) -%}
     {%- endif -%}
@@ -158,6 +158,13 @@
     {{ return("nothing was built") }}
   {%- endif -%}
   {{ return('') }}
+{%- endmacro %}
+
+
+{#- Whether the relation schema.name (lower case) is published: a project relation (or
+    carried table) in keep, in one of the published schemas (none: every schema). -#}
+{% macro publish_keeps(name, keep, schemas) -%}
+  {{- return(name in keep and (schemas is none or name.split('.')[0] in schemas)) -}}
 {%- endmacro %}
 
 

@@ -313,7 +313,10 @@ def _dbt_build(home: Path, out: Path, name: str, data: Path, env: dict[str, str]
     db = out / f"{name}.duckdb"
     if fresh:
         # the published file, the build database and its load cache (segkit.publish), with their WALs
-        for stale in (db, out / ".build" / f"{name}.duckdb", out / ".build" / f"{name}.load_cache.duckdb"):
+        from segkit.publish import load_cache_path
+
+        build_db = out / ".build" / f"{name}.duckdb"
+        for stale in (db, build_db, load_cache_path(build_db)):
             stale.unlink(missing_ok=True)
             Path(f"{stale}.wal").unlink(missing_ok=True)
     name = log_name or name

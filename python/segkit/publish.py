@@ -59,6 +59,14 @@ TMP_MARKER = ".publish-"
 # the publish copies its file (a dropped cache would stay in a copied file as free space).
 LOAD_CACHE_ALIAS = "segments_load_cache"
 
+
+
+def load_cache_path(build_db: str | Path) -> Path:
+    """The load cache file of a build database: <build dir>/<build name>.load_cache<suffix>."""
+    build = Path(build_db)
+    return build.with_name(f"{build.stem}.load_cache{build.suffix}")
+
+
 _FLOCK = "hhqqi4x"  # struct flock on Linux x86_64/aarch64: type, whence, start, len, pid
 
 
@@ -276,15 +284,9 @@ class Plugin(BasePlugin):
         if holder is not None and holder != os.getpid():
             raise WarehouseLockError(build_lock_message(self.build_db, str(self.published), holder))
 
-    def load_cache_path(self) -> str:
-        """<build dir>/<build name>.load_cache<suffix>, or in memory with the build database."""
-        if not self.build_db or self.build_db == ":memory:":
-            return ":memory:"
-        build = Path(self.build_db)
-        return str(build.with_name(f"{build.stem}.load_cache{build.suffix}"))
-
     def configure_connection(self, conn) -> None:
-        conn.execute(f"attach if not exists {_lit(self.load_cache_path())} as {LOAD_CACHE_ALIAS}")
+        cache = ":memory:" if not self.build_db or self.build_db == ":memory:" else str(load_cache_path(self.build_db))
+        conn.execute(f"attach if not exists {_lit(cache)} as {LOAD_CACHE_ALIAS}")
         conn.create_function("segments_publish_begin", self._begin, [], "VARCHAR", side_effects=True)
         conn.create_function("segments_publish_copy", self._copy, ["VARCHAR"], "VARCHAR", side_effects=True)
         conn.create_function("segments_publish_commit", self._commit, ["VARCHAR"], "VARCHAR", side_effects=True)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import duckdb
 
+from segkit.publish import load_cache_path
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SHARED_DATASETS = PROJECT_DIR.parent / "shared" / "datasets"
 
@@ -33,8 +35,7 @@ class DbtResult:
     def load_cache_path(self) -> Path | None:
         """The raw load cache of folder inputs beside the build database (the segkit.publish
         plugin's load_cache_path)."""
-        b = self.build_path
-        return None if b is None else b.with_name(f"{b.stem}.load_cache{b.suffix}")
+        return None if self.build_path is None else load_cache_path(self.build_path)
 
     def query(self, sql: str) -> list[tuple]:
         with duckdb.connect(str(self.db_path), read_only=True) as con:
@@ -166,7 +167,7 @@ def dataset_default_build(dataset: str, workdir: Path) -> DbtResult:
     (workdir / ".build").mkdir(parents=True, exist_ok=True)
     (workdir / "target").mkdir(exist_ok=True)
     db, copy = workdir / published.name, workdir / ".build" / published.name
-    cache = build_db.with_name(f"{build_db.stem}.load_cache{build_db.suffix}")
+    cache = load_cache_path(build_db)
     pairs = [(published, db), (build_db, copy)]
     if cache.exists():
         pairs.append((cache, copy.with_name(cache.name)))

@@ -29,6 +29,7 @@ import duckdb
 import pytest
 
 from dbt_harness import PROJECT_DIR, dbt_executable, run_dbt
+from segkit.publish import load_cache_path
 
 # the DuckDB releases BI tools embed (Evidence bundles 1.4.x; CLI / Node / ODBC 1.5.x)
 OLD_CLIENTS = ["1.4.4", "1.5.6"]
@@ -150,8 +151,7 @@ def test_a_build_writes_its_own_file_and_publishes_a_clean_copy(published):
         assert not [t for _, t in listed if t.startswith("raw_files__")]
         assert not con.execute("select count(*) from duckdb_tables() where database_name = 'bld' "
                                "and table_name like 'raw_files__%'").fetchone()[0]
-        cache = build_db.with_name(f"{build_db.stem}.load_cache{build_db.suffix}")
-        con.execute(f"attach '{cache}' as cache (read_only)")
+        con.execute(f"attach '{load_cache_path(build_db)}' as cache (read_only)")
         raw = {t for (t,) in con.execute("select table_name from duckdb_tables() where database_name = 'cache' "
                                          "and table_name like 'raw_files__%'").fetchall()}
         assert len(raw) == 4
