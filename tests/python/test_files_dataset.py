@@ -38,7 +38,7 @@ def test_files_dataset_with_column_map(tmp_path):
             "customers": {"customer_id": "cust", "signed_up_at": "joined"},
             "transactions": {"transaction_id": "order_no", "customer_id": "cust", "transacted_at": "order_date",
                              "amount": "total", "product_id": "sku", "product_category": "category"},
-        }}, extra=["--exclude-resource-type", "unit_test"])
+        }})
     assert result.returncode == 0, result.output[-4000:]
     # absent inputs are announced, not fatal
     assert "no events input" in result.output and "no subscriptions input" in result.output

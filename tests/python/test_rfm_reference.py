@@ -49,8 +49,7 @@ def warehouse(tmp_path_factory, demo_dir):
     Built without as_of_date so every input of the as_of_date default is built too."""
     workdir = tmp_path_factory.mktemp("rfm_build")
     result = run_dbt(workdir, vars={"dataset": "files", "input_dir": str(demo_dir)},
-                     extra=["--select", "+customer_rfm", "--indirect-selection", "cautious",
-                            "--exclude-resource-type", "unit_test"])
+                     extra=["--select", "+customer_rfm", "--indirect-selection", "cautious"])
     assert result.returncode == 0, result.output[-4000:]
     return workdir
 
@@ -208,8 +207,7 @@ def test_cdnow_convention_reproduces_the_shipped_calibration_summary(tmp_path):
     dbt_vars = {"dataset": "files", "input_dir": str(inputs), "as_of_date": "1997-09-30",
                 "rfm_time_unit": "day", "rfm_freq_multiplier": 7}
     result = run_dbt(tmp_path / "cdnow_build", vars=dbt_vars,
-                     extra=["--select", "+customer_rfm", "--indirect-selection", "cautious",
-                            "--exclude-resource-type", "unit_test"])
+                     extra=["--select", "+customer_rfm", "--indirect-selection", "cautious"])
     assert result.returncode == 0, result.output[-4000:]
     built = built_rfm(tmp_path / "cdnow_build")
     built.index = built.index.astype(int)

@@ -184,6 +184,6 @@ def test_unit_tests_run_for_a_dataset_with_its_own_as_of_date(tmp_path):
     tested = sorted({t["model"] for p in (PROJECT_DIR / "models").rglob("*.yml")
                      for t in (yaml.safe_load(p.read_text()) or {}).get("unit_tests") or []})
     result = run_dbt(tmp_path, vars={"dataset": "cdnow"},
-                     extra=["--select", *[f"+{m}" for m in tested], "--exclude-resource-type", "test"])
+                     extra=["--select", *[f"+{m}" for m in tested], "--exclude-resource-type", "test"], unit_tests=True)
     assert result.returncode == 0, result.output[-4000:]
     assert unit_tests_passed(result.output) == unit_test_names()
