@@ -138,6 +138,9 @@ KMEANS_LOG_FEATURES: tuple[str, ...] = ("orders", "total_spend")
 KMEANS_VALUE_COLUMN = "total_spend"
 BTYD_COLUMNS: tuple[str, ...] = ("frequency", "recency", "T", "monetary_value")
 TIME_UNITS: tuple[str, ...] = ("week", "day")
+#: the snapshot columns every method reads: cutoff, customer, the label (next window's
+#: net spend) and the orders that decide the population
+KEY_COLUMNS: tuple[str, ...] = ("cutoff_date", "customer_id", "next_value", "orders")
 
 METRIC_COLUMNS: tuple[str, ...] = (
     "cutoff_date",
@@ -446,6 +449,21 @@ def _run_method(
 # --------------------------------------------------------------------------- #
 # Orchestration
 # --------------------------------------------------------------------------- #
+def required_columns(methods: Sequence[str] = METHODS) -> list[str]:
+    """The snapshot columns :func:`run_backtest` reads for ``methods`` (the step reads
+    only these from backtest_cutoff_features: 11 of its 41 columns)."""
+    required = list(KEY_COLUMNS)
+    if "baseline_two_feature" in methods:
+        required += BASELINE_FEATURES
+    if "rfm_segments" in methods:
+        required.append("rfm_segment")
+    if "kmeans_tiers" in methods:
+        required += [*KMEANS_FEATURES, KMEANS_VALUE_COLUMN]
+    if "predicted_clv" in methods or "predicted_purchases" in methods:
+        required += BTYD_COLUMNS
+    return list(dict.fromkeys(required))
+
+
 def run_backtest(
     snapshots: pd.DataFrame,
     *,
@@ -507,18 +525,9 @@ def run_backtest(
     if not (math.isfinite(horizon_periods) and horizon_periods > 0):
         raise ValueError(f"horizon_periods must be a positive finite number, got {horizon_periods!r}")
     random_state = check_random_state(random_state)
-    cutoff_column, id_column, label_column, orders_column = "cutoff_date", "customer_id", "next_value", "orders"
+    cutoff_column, id_column, label_column, orders_column = KEY_COLUMNS
 
-    required = [cutoff_column, id_column, label_column, orders_column]
-    if "baseline_two_feature" in methods:
-        required += BASELINE_FEATURES
-    if "rfm_segments" in methods:
-        required.append("rfm_segment")
-    if "kmeans_tiers" in methods:
-        required += [*KMEANS_FEATURES, KMEANS_VALUE_COLUMN]
-    if "predicted_clv" in methods or "predicted_purchases" in methods:
-        required += BTYD_COLUMNS
-    required = list(dict.fromkeys(required))
+    required = required_columns(methods)
     missing = [c for c in required if c not in snapshots.columns]
     if missing:
         raise ValueError(f"snapshots is missing columns: {missing}")

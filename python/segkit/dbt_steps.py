@@ -478,6 +478,14 @@ def btyd_unit_name(settings: Mapping[str, Any]) -> str:
     raise ValueError(f"rfm_time_unit x rfm_freq_multiplier = {days} days: the CLV forecast supports day or week units")
 
 
+def backtest_columns() -> list[str]:
+    """The backtest_cutoff_features columns backtest_step reads: run_backtest's
+    (segkit.backtest.required_columns) and window_days."""
+    from segkit.backtest import required_columns
+
+    return [*required_columns(), "window_days"]
+
+
 def backtest_step(snapshots: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame:
     """Metrics per (cutoff, method) from run_backtest, with the run's details; a
     method that cannot run on a cutoff has null counts and a note (logged, see

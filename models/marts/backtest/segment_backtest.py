@@ -5,7 +5,8 @@ window's value; precision, recall and lift per method and cutoff."""
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from segkit.dbt_steps import backtest_step, read_settings
+    from segkit.dbt_steps import backtest_columns, backtest_step, read_settings
 
     settings = read_settings(dbt.ref("run_settings").select("setting_name, value_json").fetchall())
-    return backtest_step(dbt.ref("backtest_cutoff_features").df(), settings)
+    columns = ", ".join(f'"{c}"' for c in backtest_columns())  # only what the backtest reads
+    return backtest_step(dbt.ref("backtest_cutoff_features").select(columns).df(), settings)
