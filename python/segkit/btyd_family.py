@@ -131,6 +131,8 @@ def _one_minus_pow_over(k: float | FloatArray, log_ratio: FloatArray) -> FloatAr
 
 SERIES_B = 50.0  # from this b on, 2F1(1, b; c; z) is summed here, not by scipy
 SERIES_MAX_TERMS = 1024
+SERIES_FIRST_BLOCK = 32  # terms in the first block; each further block doubles, up to SERIES_MAX_BLOCK
+SERIES_MAX_BLOCK = 256
 
 
 def _series_2f1_1bc(b: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
@@ -138,11 +140,16 @@ def _series_2f1_1bc(b: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
     blocks of terms until every row's next term is below 1e-17 of its sum: the
     terms are positive and fall at least as fast as z^k (c >= b), so the sum is
     exact to rounding. scipy's hyp2f1 did not return for b ~ 600, c - b ~ 1.7,
-    z ~ 0.997 (a Pareto/NBD fit on the donations data wandered there)."""
+    z ~ 0.997 (a Pareto/NBD fit on the donations data wandered there).
+
+    The blocks start small and double (SERIES_FIRST_BLOCK .. SERIES_MAX_BLOCK terms)
+    for the rows still summing: at the 1,000,000-customer bench the rows here have
+    z <= 0.19 and need under 30 terms, and a fixed 256-term block spent 14.1 of the
+    Pareto/NBD fit's 16.2 s computing terms below the stopping point."""
     total = np.ones_like(z)
     term = np.ones_like(z)
     k = 0.0
-    block = np.arange(256, dtype=np.float64)
+    size = SERIES_FIRST_BLOCK
     live = np.ones(z.shape, dtype=bool)
     while live.any():
         if k >= SERIES_MAX_TERMS:
@@ -151,12 +158,13 @@ def _series_2f1_1bc(b: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
             # optimiser's excursion far from any sensible estimate gets here
             total[live] += term[live] * z[live] / (1.0 - z[live])
             break
-        j = k + block[None, :]
+        j = k + np.arange(size, dtype=np.float64)[None, :]
         ratios = z[live, None] * (b[live, None] + j) / (c[live, None] + j)
         terms = term[live, None] * np.cumprod(ratios, axis=1)
         total[live] += terms.sum(axis=1)
         term[live] = terms[:, -1]
-        k += block.shape[0]
+        k += size
+        size = min(2 * size, SERIES_MAX_BLOCK)
         live = term > 1e-17 * total
     return total
 

@@ -45,7 +45,8 @@ def demo_past_build(tmp_path_factory):
     read the warehouse at that date: test_settings (every node and unit test passes with
     a past as_of_date on the command line), test_billing and test_definitions (the
     figures at the past date; their models are all in it). Read it, never write to it."""
-    result = run_dbt(tmp_path_factory.mktemp("demo_past"), vars={"dataset": "demo", "as_of_date": DEMO_PAST_AS_OF}, unit_tests=True)
+    result = run_dbt(tmp_path_factory.mktemp("demo_past"), vars={"dataset": "demo", "as_of_date": DEMO_PAST_AS_OF},
+                     unit_tests=True)
     assert result.returncode == 0, result.output[-4000:]
     assert result.db_path == result.published_path, "the full, passing build did not publish"
     return result

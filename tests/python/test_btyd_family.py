@@ -94,6 +94,32 @@ def test_pareto_log_a0_stays_finite_for_heavy_buyers():
     assert np.all(np.isfinite(la0)) and np.all(la0 < 0)
 
 
+def _2f1_by_fsum(b: float, c: float, z: float) -> float:
+    """2F1(1, b; c; z) term by term in Python floats, summed exactly (math.fsum)."""
+    terms, term, j = [1.0], 1.0, 0
+    while term > 1e-20 * terms[0] and j < 100_000:
+        term *= z * (b + j) / (c + j)
+        terms.append(term)
+        j += 1
+    return math.fsum(terms)
+
+
+def test_pareto_2f1_series_equals_an_independent_sum_whatever_the_terms_it_needs():
+    # the direct sum (b >= SERIES_B) grows its blocks of terms (32, 64, 128, 256, ...): rows that
+    # stop in the first block (z 0.05, 0.19), in a later one (0.5, 0.9) and after about 760 terms (0.95)
+    from segkit.btyd_family import SERIES_B, _series_2f1_1bc
+
+    b = np.array([50.0, 60.0, 75.0, 120.0, 600.0, 3000.0])
+    c = b + np.array([1.7, 1.2, 3.0, 2.5, 1.7, 1.1])
+    z = np.array([0.05, 0.5, 0.19, 0.9, 0.95, 0.9])
+    assert b.min() >= SERIES_B
+    got = _series_2f1_1bc(b, c, z)
+    want = np.array([_2f1_by_fsum(*v) for v in zip(b, c, z)])
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    # and scipy's hyp2f1 where it converges (moderate b and z)
+    np.testing.assert_allclose(got[:4], hyp2f1(1.0, b[:4], c[:4], z[:4]), rtol=1e-12)
+
+
 def test_pareto_conditional_quantities_equal_the_closed_forms():
     r, alpha, s, beta = 0.5533, 10.5776, 0.6061, 11.6650
     m = ParetoNBDFitter.from_params(r=r, alpha=alpha, s=s, beta=beta)
