@@ -105,8 +105,9 @@ def _2f1_by_fsum(b: float, c: float, z: float) -> float:
 
 
 def test_pareto_2f1_series_equals_an_independent_sum_whatever_the_terms_it_needs():
-    # the direct sum (b >= SERIES_B) grows its blocks of terms (32, 64, 128, 256, ...): rows that
-    # stop in the first block (z 0.05, 0.19), in a later one (0.5, 0.9) and after about 760 terms (0.95)
+    # the direct sum (b >= SERIES_B) tries 32 terms on every row, then sums the rest again in
+    # 256-term blocks: rows that stop within 32 terms (z 0.05, 0.19), in the first block (0.5),
+    # and after about 370 and 760 terms (0.9, 0.95)
     from segkit.btyd_family import SERIES_B, _series_2f1_1bc
 
     b = np.array([50.0, 60.0, 75.0, 120.0, 600.0, 3000.0])
@@ -118,6 +119,20 @@ def test_pareto_2f1_series_equals_an_independent_sum_whatever_the_terms_it_needs
     np.testing.assert_allclose(got, want, rtol=1e-13)
     # and scipy's hyp2f1 where it converges (moderate b and z)
     np.testing.assert_allclose(got[:4], hyp2f1(1.0, b[:4], c[:4], z[:4]), rtol=1e-12)
+
+
+def test_pareto_2f1_series_first_terms_give_the_full_block_sum_to_the_bit():
+    # a row that stops within the first 32 terms gets the value the 256-term blocks give, so a
+    # fit follows the same path (a Pareto/NBD fit that wanders towards infinite s and beta, as on
+    # the demo at a past as-of date, is chaotic: one bit sent it on a path of many minutes)
+    from segkit.btyd_family import _series_2f1_1bc, _series_2f1_1bc_blocks
+
+    rng = np.random.default_rng(7)
+    n = 20_000
+    b = 50.0 * np.exp(rng.uniform(0.0, 9.0, n))
+    c = b + rng.uniform(0.05, 6.0, n)
+    z = rng.uniform(0.0, 0.35, n)
+    np.testing.assert_array_equal(_series_2f1_1bc(b, c, z), _series_2f1_1bc_blocks(b, c, z))
 
 
 def test_pareto_conditional_quantities_equal_the_closed_forms():
