@@ -141,8 +141,12 @@
     {{ return("var publish is false") }}
   {%- elif flags.WHICH != 'build' -%}
     {{ return("only a full `dbt build` publishes (this was `dbt " ~ flags.WHICH ~ "`)") }}
-  {%- elif args.get('select') or args.get('exclude') or args.get('selector') or args.get('resource_types') or args.get('exclude_resource_types') -%}
-    {{ return("a partial build (--select / --exclude / --selector / --resource-type) is not a whole warehouse") }}
+  {#- leaving out only the unit tests (--exclude-resource-type unit_test, as dbt advises for
+      production builds) still builds and data-tests the whole warehouse: unit tests run on
+      their own fixtures and write nothing the warehouse keeps -#}
+  {%- elif args.get('select') or args.get('exclude') or args.get('selector') or args.get('resource_types')
+        or (args.get('exclude_resource_types') or []) | reject('equalto', 'unit_test') | list -%}
+    {{ return("a partial build (--select / --exclude / --selector / --resource-type / --exclude-resource-type other than unit_test) is not a whole warehouse") }}
   {%- elif args.get('empty') -%}
     {{ return("an --empty build has no rows") }}
   {%- endif -%}

@@ -127,6 +127,8 @@ def published(tmp_path_factory):
 def test_a_build_writes_its_own_file_and_publishes_a_clean_copy(published):
     work, build_db = published.db_path.parent, published.build_db
     assert "Published warehouse " + str(published.db_path) in published.output
+    # run_dbt leaves the unit tests out (--exclude-resource-type unit_test): still a whole warehouse
+    assert " START unit_test " not in published.output and " START test " in published.output
     # the build database holds only what is published: the published file is a copy of its file
     assert "(storage v1.4.0, by file, " in published.output
     assert published.db_path.is_file() and build_db.is_file()
@@ -383,6 +385,16 @@ def test_a_build_whose_test_fails_publishes_nothing(published, tmp_path):
     assert result.returncode != 0
     assert "assert_nexa_sat_published_figures" in result.output
     assert "Warehouse not published: " in result.output and "did not pass" in result.output
+    assert digest(db) == before
+    assert publish_leftovers(db.parent) == []
+
+
+def test_a_build_without_its_data_tests_publishes_nothing(published):
+    db = published.db_path
+    before = digest(db)
+    result = run_dbt(db.parent, vars={"dataset": "nexa_sat"}, extra=["--exclude-resource-type", "test"])
+    assert result.returncode == 0, result.output[-4000:]
+    assert "Warehouse not published: a partial build" in result.output
     assert digest(db) == before
     assert publish_leftovers(db.parent) == []
 
