@@ -3,9 +3,13 @@ mapped onto the contract by var column_map; inputs that are absent empty the
 marts that need them instead of failing; bad rows are quarantined and counted."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
-from dbt_harness import run_dbt
+from dbt_harness import PROJECT_DIR, run_dbt
 
 CUSTOMERS = """cust,joined,country
 a1,2024-01-01,FR
@@ -59,3 +63,12 @@ def test_files_dataset_with_column_map(tmp_path):
     assert result.scalar("select count(*) from funnel_steps") == 0
     assert result.scalar("select count(*) from tier_movements") == 0
     assert result.scalar("select count(*) from category_mix") == 2
+    # make bench's input-layer figure runs the load node's compiled query alone against
+    # the build database (segkit.bench --load-alone): it must give the node's rows
+    compiled = (tmp_path / "target" / "compiled" / "segment_warehouse" / "models" / "staging" / "files"
+                / "base_files__transactions.sql")
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_DIR / "python"))
+    proc = subprocess.run([sys.executable, "-m", "segkit.bench", "--load-alone", str(compiled), str(result.build_path)],
+                          env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "base_files__transactions alone: 7 rows" in proc.stderr
