@@ -33,19 +33,38 @@ with features as (
 ),
 {%- if scaling == 'rank' %}
 
+{%- for feature in features_used %}
+
+-- scored customers with a smaller value of {{ feature }}, per distinct value: a
+-- group-by and a running sum over the distinct values, joined back (two window
+-- sorts of every row per feature before; the same counts)
+below_{{ feature }} as (
+
+    select
+        value_{{ feature }},
+        coalesce(sum(scored) over (
+            order by value_{{ feature }} rows between unbounded preceding and 1 preceding), 0) as below_{{ feature }}
+    from (
+        select coalesce({{ feature }}, 0) as value_{{ feature }}, count(*) filter (where is_scored) as scored
+        from features
+        group by 1
+    ) as distinct_values
+
+),
+{%- endfor %}
+
 counted as (
 
     select
-        *,
-        sum(case when is_scored then 1 else 0 end) over ()           as scored_customers
+        features.*,
+        (select count(*) filter (where is_scored) from features)     as scored_customers
         {%- for feature in features_used %},
-        -- scored customers with a smaller value: all up to this value, minus its ties
-        sum(case when is_scored then 1 else 0 end) over (
-            order by coalesce({{ feature }}, 0) range between unbounded preceding and current row)
-          - sum(case when is_scored then 1 else 0 end) over (partition by coalesce({{ feature }}, 0))
-                                                                     as below_{{ feature }}
+        below_{{ feature }}.below_{{ feature }}
         {%- endfor %}
     from features
+    {%- for feature in features_used %}
+    inner join below_{{ feature }} on coalesce(features.{{ feature }}, 0) = below_{{ feature }}.value_{{ feature }}
+    {%- endfor %}
 
 ),
 
