@@ -53,15 +53,23 @@ below_{{ feature }} as (
 ),
 {%- endfor %}
 
+scored_total as (
+
+    select count(*) filter (where is_scored) as scored_customers
+    from features
+
+),
+
 counted as (
 
     select
         features.*,
-        (select count(*) filter (where is_scored) from features)     as scored_customers
+        scored_total.scored_customers
         {%- for feature in features_used %},
         below_{{ feature }}.below_{{ feature }}
         {%- endfor %}
     from features
+    cross join scored_total
     {%- for feature in features_used %}
     inner join below_{{ feature }} on coalesce(features.{{ feature }}, 0) = below_{{ feature }}.value_{{ feature }}
     {%- endfor %}
