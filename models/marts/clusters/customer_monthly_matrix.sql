@@ -1,7 +1,10 @@
 {#- One row per customer: activity (sum of event values, e.g. videos published),
     revenue, and revenue per unit of activity in each of the last N months up to
     the as-of month (m01 = oldest, mNN = the as-of month), plus totals and the
-    study recency. The creator study's clustering features.
+    study recency. The creator study's clustering features. Only rows known at
+    the as-of date count (is_on_or_before_as_of): the as-of month runs to the
+    as-of day, not to the month's end. Rows before the window are not read (the
+    bound is pushed into the scan; they added nothing).
     sqlfluff (.sqlfluff): no LT02 here, `sqlfluff fix` re-indents the jinja tags of its loops:
 -- sqlfluff:exclude_rules:AM04,ST06,ST07,RF04,LT01,LT05,ST09,RF01,RF02,AL03,LT02
 -#}
@@ -16,7 +19,10 @@ with customers as (
 
 bounds as (
 
-    select cast(date_trunc('month', {{ as_of_date() }}) as date) as as_of_month
+    select
+        cast(date_trunc('month', {{ as_of_date() }}) as date)                      as as_of_month,
+        -- the first instant of the window's oldest month
+        cast(cast(date_trunc('month', {{ as_of_date() }}) as date) - interval ({{ n - 1 }}) month as timestamp) as window_start
 
 ),
 
@@ -28,8 +34,10 @@ events as (
         coalesce({{ exact_value('events.value') }}, 1) as activity
     from {{ ref('int_events') }} as events
     cross join bounds
+    where events.event_at >= bounds.window_start
+      and {{ is_on_or_before_as_of('events.event_at') }}
     {%- if activity_events %}
-    where events.event_name in ({% for e in activity_events %}{{ sql_literal(e) }}{{ ', ' if not loop.last }}{% endfor %})
+      and events.event_name in ({% for e in activity_events %}{{ sql_literal(e) }}{{ ', ' if not loop.last }}{% endfor %})
     {%- endif %}
 
 ),
@@ -42,6 +50,8 @@ revenue as (
         transactions.amount
     from {{ ref('int_transactions') }} as transactions
     cross join bounds
+    where transactions.transacted_at >= bounds.window_start
+      and {{ is_on_or_before_as_of('transactions.transacted_at') }}
 
 ),
 
