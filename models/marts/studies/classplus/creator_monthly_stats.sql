@@ -1,6 +1,8 @@
 {#- Creator study, basic statistics per month: active creators, videos, GMV,
     GMV per video overall, and the mean and median of the creators' own GMV per
-    video (over creators who published that month). -#}
+    video (over creators who published that month). Only rows known at the as-of
+    date (is_on_or_before_as_of): the as-of month runs to the as-of day and no
+    later month is listed. -#}
 
 with matrix_events as (
 
@@ -10,6 +12,7 @@ with matrix_events as (
         sum(value)                                  as videos
     from {{ ref('int_events') }}
     where event_name = 'video_published'
+      and {{ is_on_or_before_as_of('event_at') }}
     group by 1, 2
 
 ),
@@ -19,8 +22,11 @@ gmv as (
     select
         customer_id,
         cast(date_trunc('month', transacted_at) as date) as activity_month,
-        sum(cast(amount as double))                     as gmv
+        -- exact decimal sums (cast to double at the end): the same bytes
+        -- whatever order the rows are added in
+        sum(amount)                                     as gmv
     from {{ ref('int_transactions') }}
+    where {{ is_on_or_before_as_of('transacted_at') }}
     group by 1, 2
 
 ),
@@ -44,7 +50,7 @@ final as (
         count(*) filter (where videos > 0)                          as active_creators,
         count(*) filter (where gmv > 0)                             as earning_creators,
         sum(videos)                                                 as videos,
-        sum(gmv)                                                    as gmv,
+        cast(sum(gmv) as double)                                    as gmv,
         {{ safe_divide('sum(gmv)', 'sum(videos)') }}                as gmv_per_video,
         avg(gmv / videos) filter (where videos > 0)                 as mean_creator_gmv_per_video,
         quantile_cont(gmv / videos, 0.5) filter (where videos > 0)  as median_creator_gmv_per_video
