@@ -1,9 +1,11 @@
 {#- One row per customer: activity (sum of event values, e.g. videos published),
     revenue, and revenue per unit of activity in each of the last N months up to
     the as-of month (m01 = oldest, mNN = the as-of month), plus totals and the
-    study recency. The creator study's clustering features. Only rows known at
-    the as-of date count (is_on_or_before_as_of): the as-of month runs to the
-    as-of day, not to the month's end. Rows before the window are not read (the
+    study recency. The creator study's clustering features. Only what is known
+    at the as-of date counts: the customers signed up by then
+    (is_signed_up_by_as_of) and their rows up to the end of the as-of day
+    (is_on_or_before_as_of; the as-of month runs to the as-of day, not to the
+    month's end). Rows before the window are not read (the
     bound is pushed into the scan; they added nothing).
     sqlfluff (.sqlfluff): no LT02 here, `sqlfluff fix` re-indents the jinja tags of its loops:
 -- sqlfluff:exclude_rules:AM04,ST06,ST07,RF04,LT01,LT05,ST09,RF01,RF02,AL03,LT02
@@ -13,7 +15,10 @@
 
 with customers as (
 
-    select customer_id from {{ ref('int_customers') }}
+    -- the customers known at the as-of date (a later sign-up is not known yet)
+    select customers.customer_id
+    from {{ ref('int_customers') }} as customers
+    where {{ is_signed_up_by_as_of('customers', as_of_end(as_of_date())) }}
 
 ),
 
