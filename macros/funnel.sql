@@ -250,16 +250,21 @@
   ),
 
   -- one path per customer: the chain that got furthest, earliest, then the
-  -- smallest object_id (the chain key), so ties never split arbitrarily
+  -- smallest object_id (the chain key, null last), so ties never split
+  -- arbitrarily. The key is unique per customer (one chain per object_id, or
+  -- one chain with a null object_id), so arg_min of a struct of the chain picks
+  -- that one row: a hash aggregate instead of sorting every chain.
   paths as (
 
       select
-          *,
-          row_number() over (
-              partition by customer_id
-              order by furthest_step desc, furthest_at asc, chain_object_id asc nulls last
-          ) as path_rank
+          customer_id,
+          arg_min(
+              {chain_object_id: chain_object_id
+              {%- for step in steps %}, step_{{ loop.index }}_at: step_{{ loop.index }}_at{% endfor %}, furthest_step: furthest_step},
+              {rank_step: -furthest_step, rank_at: furthest_at, rank_null: chain_object_id is null, rank_object: chain_object_id}
+          ) as path
       from measured
+      group by customer_id
 
   ),
 
@@ -267,18 +272,17 @@
 
       select
           customer_id,
-          chain_object_id as path_object_id,
+          path.chain_object_id as path_object_id,
           {%- for step in steps %}
-          step_{{ loop.index }}_at,
+          path.step_{{ loop.index }}_at,
           {%- endfor %}
-          furthest_step,
-          case furthest_step
+          path.furthest_step,
+          case path.furthest_step
               {%- for step in steps %}
               when {{ loop.index }} then {{ sql_literal(step) }}
               {%- endfor %}
           end as furthest_event_name
       from paths
-      where path_rank = 1
 
   )
 
