@@ -106,3 +106,26 @@ def test_nobody_signed_up_after_the_as_of_date_is_in_its_population(at_cutoff):
                              f"or signed_up_at < timestamp '{CUTOFF}' + interval 1 day")
     for table in ["customer_rfm", "customer_features", "intermediate.int_customer_value_features"]:
         assert at_cutoff.scalar(f"select count(*) from {table}") == known, table
+
+
+PAST_AS_OF = "2024-06-30"  # conftest.DEMO_PAST_AS_OF
+
+
+def test_no_mart_lists_a_customer_who_signs_up_after_the_as_of_date(demo_past_build):
+    """Every table of the marts schema with a customer_id, in the full demo build at a
+    past as-of date: none holds a customer who signs up after that date (not known yet;
+    customer_monthly_matrix listed them all until 29a2370)."""
+    later = {r[0] for r in demo_past_build.query(
+        f"select customer_id from intermediate.int_customers "
+        f"where signed_up_at >= timestamp '{PAST_AS_OF}' + interval 1 day")}
+    assert len(later) > 100
+    tables = [r[0] for r in demo_past_build.query(
+        "select distinct table_name from information_schema.columns "
+        "where table_schema = 'main' and column_name = 'customer_id' order by 1")]
+    assert "customer_monthly_matrix" in tables and len(tables) > 20
+    leaks = {}
+    for table in tables:
+        ids = {r[0] for r in demo_past_build.query(f'select distinct customer_id from main."{table}"')}
+        if ids & later:
+            leaks[table] = len(ids & later)
+    assert leaks == {}

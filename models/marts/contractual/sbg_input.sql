@@ -1,6 +1,7 @@
 {#- The sBG's data (SQL prepares, Python fits: sbg_parameters): one row per
-    subscription period, what was known about it at the calibration end
-    (setting sbg_calibration_end, default the as-of date) and at the as-of date.
+    subscription period started by the as-of date (a later one is not known yet),
+    what was known about it at the calibration end (setting sbg_calibration_end,
+    default the as-of date) and at the as-of date.
 
     Periods paid = the period's billing cycles by then (billed_months,
     macros/billing.sql: the dataset's tenure_months when given) in periods of
@@ -11,7 +12,8 @@
       another plan: renewals k, not lost (S(k));
     - open: paying its k-th period, the next renewal not known: renewals k - 1,
       not lost (S(k - 1));
-    - not_started (later than the date) or no_period (0 cycles): renewals null.
+    - not_started (later than the calibration end; never at the as-of date, whose
+      later periods are not listed) or no_period (0 cycles): renewals null.
     sqlfluff (.sqlfluff): no LT02 here, `sqlfluff fix` re-indents the jinja tags of its loops:
 -- sqlfluff:exclude_rules:AM04,ST06,ST07,RF04,LT01,LT05,ST09,RF01,RF02,AL03,LT02
 -#}
@@ -55,6 +57,8 @@ measured as (
         {%- endfor %}
     from periods
     cross join cutoffs
+    -- a period that starts after the as-of date is not known yet
+    where {{ is_started_by_as_of('periods', 'cutoffs.as_of_end') }}
 
 ),
 
