@@ -129,3 +129,26 @@ def test_no_mart_lists_a_customer_who_signs_up_after_the_as_of_date(demo_past_bu
         if ids & later:
             leaks[table] = len(ids & later)
     assert leaks == {}
+
+
+def test_no_mart_holds_a_date_after_the_as_of_date(demo_past_build):
+    """Every DATE and TIMESTAMP column of the marts schema in the demo build at a past
+    as-of date ends by the end of that day, except the build's own clock (when a model
+    version or a history row was recorded)."""
+    build_clock = {("model_versions", "recorded_at"), ("segment_history", "built_at")}
+    # the inputs go on for half a year after the as-of date, so a mart that does not cut would show it
+    assert demo_past_build.scalar(f"select count(*) from intermediate.int_events "
+                                  f"where event_at >= timestamp '{PAST_AS_OF}' + interval 1 day") > 1000
+    columns = demo_past_build.query(
+        "select table_name, column_name from information_schema.columns where table_schema = 'main' "
+        "and (data_type = 'DATE' or data_type like 'TIMESTAMP%') order by 1, 2")
+    assert len(columns) > 30
+    later = {}
+    for table, column in columns:
+        if (table, column) in build_clock:
+            continue
+        n = demo_past_build.scalar(f'select count(*) from main."{table}" '
+                                   f"where \"{column}\" >= timestamp '{PAST_AS_OF}' + interval 1 day")
+        if n:
+            later[f"{table}.{column}"] = n
+    assert later == {}
