@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from dbt_harness import PROJECT_DIR
+from dbt_harness import PROJECT_DIR, partial_build
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +104,26 @@ def test_study_rfm_segments_by_configuration(classplus):
     # the pinned counts of this build (docs/STUDIES.md gives the scheme, not the counts)
     assert sizes == {"Others": 137, "Potential Creators": 46, "Best Creators": 45,
                      "High-earning New Creators": 4, "Low-profit Active Loyal (at risk)": 2}
+
+
+PAST_AS_OF = "2020-01-15"
+
+
+def test_monthly_stats_at_a_past_as_of_date_list_only_what_was_known(tmp_path):
+    """Built at a past as-of date, creator_monthly_stats lists the months up to the as-of
+    month only, each with the videos and GMV recorded by the end of the as-of day (it
+    read every row, so it listed the later months too, until 27bb07c); GMV is the exact
+    sum of the amounts."""
+    built = partial_build(tmp_path, "+creator_monthly_stats", {"as_of_date": PAST_AS_OF}, dataset="classplus",
+                          extra=["--exclude", "config.materialized:python"])
+    end = f"timestamp '{PAST_AS_OF}' + interval 1 day"
+    assert built.scalar(f"select count(*) from intermediate.int_transactions where transacted_at >= {end}") > 100
+    expected = {r[0]: r[1:] for r in built.query(f"""
+        with v as (select cast(date_trunc('month', event_at) as date) as m, sum(value) as videos
+                   from intermediate.int_events where event_name = 'video_published' and event_at < {end} group by 1),
+             g as (select cast(date_trunc('month', transacted_at) as date) as m, sum(amount) as gmv
+                   from intermediate.int_transactions where transacted_at < {end} group by 1)
+        select m, coalesce(v.videos, 0), cast(coalesce(g.gmv, 0) as double) from v full join g using (m)""")}
+    got = {r[0]: r[1:] for r in built.query("select activity_month, videos, gmv from creator_monthly_stats")}
+    assert max(got) == pd.Timestamp(PAST_AS_OF).to_period("M").start_time.date()
+    assert got == expected
