@@ -132,54 +132,48 @@ def _lifetimes_summary(data: str, as_of: str) -> int:
     return 0
 
 
+def _timed_table(target: Path, sql: str, label: str, attach: str | None = None) -> int:
+    """`create table as` sql into a new database file target, written as the load is
+    (the profile's storage version, insertion order kept; attach: a database to read
+    from, read-only, under its file name), then checkpointed; prints the rows and the
+    seconds, and deletes the file."""
+    import duckdb
+
+    target.unlink(missing_ok=True)
+    started = time.perf_counter()
+    with duckdb.connect(str(target), config={"storage_compatibility_version": "v1.4.0"}) as con:
+        con.execute("set preserve_insertion_order = true")
+        if attach:
+            con.execute(f"attach '{attach}' as \"{Path(attach).stem}\" (read_only)")
+        con.execute(f"create table timed as {sql}")
+        rows = con.execute("select count(*) from timed").fetchall()[0][0]
+        con.execute("checkpoint")
+    target.unlink(missing_ok=True)
+    print(f"[bench] {label}: {rows:,} rows in {time.perf_counter() - started:.2f} s", file=sys.stderr)
+    return 0
+
+
 def _plain_typed_read(data: str) -> int:
     """The floor for loading transactions: one `create table as select` with the
     contract's casts and nothing else (no checks, no duplicate detection)."""
-    import duckdb
-
     source = f"{data}/transactions.parquet" if Path(f"{data}/transactions.parquet").exists() else f"{data}/transactions/*.parquet"
-    target = Path(data).parent / "plain_read.duckdb"
-    target.unlink(missing_ok=True)
-    started = time.perf_counter()
-    # written to a database file in the profile's storage version, as the load is
-    with duckdb.connect(str(target), config={"storage_compatibility_version": "v1.4.0"}) as con:
-        con.execute("set preserve_insertion_order = true")
-        con.execute(f"""create table plain as select cast(transaction_id as varchar) as transaction_id,
+    return _timed_table(Path(data).parent / "plain_read.duckdb", f"""select cast(transaction_id as varchar) as transaction_id,
             cast(customer_id as varchar) as customer_id, cast(transacted_at as timestamp) as transacted_at,
             cast(amount as decimal(18,2)) as amount, cast(product_id as varchar) as product_id,
             cast(product_category as varchar) as product_category, cast(creator_id as varchar) as creator_id,
             cast(channel as varchar) as channel, cast(quantity as integer) as quantity
-            from read_parquet('{source}')""")
-        rows = con.execute("select count(*) from plain").fetchall()[0][0]
-        con.execute("checkpoint")
-    target.unlink(missing_ok=True)
-    print(f"[bench] plain typed read: {rows:,} rows in {time.perf_counter() - started:.2f} s", file=sys.stderr)
-    return 0
+            from read_parquet('{source}')""", "plain typed read")
 
 
 def _load_alone(compiled_sql: str, build_db: str) -> int:
-    """The load node's own query (dbt's compiled SQL of LOAD_NODE) run alone into a
-    new database file, with the build database attached read-only for what it
-    reads (base_files__customers), the profile's storage version and insertion
-    order, and nothing else running: the like-for-like counterpart of the plain
-    typed read. In the build the node runs beside base_files__events, the two
-    loads sharing the cores, so its build time is not comparable with a read
-    that has the machine to itself."""
-    import duckdb
-
-    sql = Path(compiled_sql).read_text()
-    target = Path(build_db).parent / "load_alone.duckdb"
-    target.unlink(missing_ok=True)
-    started = time.perf_counter()
-    with duckdb.connect(str(target), config={"storage_compatibility_version": "v1.4.0"}) as con:
-        con.execute("set preserve_insertion_order = true")
-        con.execute(f"attach '{build_db}' as \"{Path(build_db).stem}\" (read_only)")
-        con.execute(f"create table loaded as {sql}")
-        rows = con.execute("select count(*) from loaded").fetchall()[0][0]
-        con.execute("checkpoint")
-    target.unlink(missing_ok=True)
-    print(f"[bench] {LOAD_NODE} alone: {rows:,} rows in {time.perf_counter() - started:.2f} s", file=sys.stderr)
-    return 0
+    """The load node's own query (dbt's compiled SQL of LOAD_NODE) run alone, with the
+    build database attached read-only for what it reads (base_files__customers) and
+    nothing else running: the like-for-like counterpart of the plain typed read. In
+    the build the node runs beside base_files__events, the two loads sharing the
+    cores, so its build time is not comparable with a read that has the machine to
+    itself."""
+    return _timed_table(Path(build_db).parent / "load_alone.duckdb", Path(compiled_sql).read_text(),
+                        f"{LOAD_NODE} alone", attach=build_db)
 
 
 def _step(name: str, db: str) -> int:
