@@ -26,22 +26,23 @@ step_pairs as (
 
 ),
 
--- per customer and step j >= 2, the chain that reached step j first
+-- per customer and step j >= 2, the chain that reached step j first (ties: the
+-- smallest object_id, null last). The key is unique per customer (one chain per
+-- object_id, or one with a null object_id), so arg_min of a struct picks that one
+-- chain: a hash aggregate instead of sorting every chain (as funnel_customer_steps).
 first_paths as (
     {%- for j in range(2, n + 1) %}
 
     select
         {{ j }} as to_step,
         customer_id,
-        {%- for step in steps %}
-        step_{{ loop.index }}_at,
-        {%- endfor %}
-        row_number() over (
-            partition by customer_id
-            order by step_{{ j }}_at asc, chain_object_id asc nulls last
-        ) as path_rank
+        arg_min(
+            { {%- for step in steps %}step_{{ loop.index }}_at: step_{{ loop.index }}_at{{ ', ' if not loop.last }}{% endfor -%} },
+            {rank_at: step_{{ j }}_at, rank_null: chain_object_id is null, rank_object: chain_object_id}
+        ) as path
     from chains
     where step_{{ j }}_at is not null
+    group by customer_id
     {{ 'union all' if not loop.last }}
     {%- endfor %}
 
@@ -54,9 +55,9 @@ durations as (
     select
         {{ i }} as from_step,
         {{ j }} as to_step,
-        cast({{ dbt.datediff('step_' ~ i ~ '_at', 'step_' ~ j ~ '_at', 'second') }} as bigint) as seconds
+        cast({{ dbt.datediff('path.step_' ~ i ~ '_at', 'path.step_' ~ j ~ '_at', 'second') }} as bigint) as seconds
     from first_paths
-    where to_step = {{ j }} and path_rank = 1
+    where to_step = {{ j }}
     {{ 'union all' if not (i == n - 1 and j == n) }}
     {%- endfor %}
     {%- endfor %}

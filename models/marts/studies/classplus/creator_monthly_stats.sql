@@ -52,7 +52,10 @@ final as (
         sum(videos)                                                 as videos,
         cast(sum(gmv) as double)                                    as gmv,
         {{ safe_divide('sum(gmv)', 'sum(videos)') }}                as gmv_per_video,
-        avg(gmv / videos) filter (where videos > 0)                 as mean_creator_gmv_per_video,
+        -- the mean of doubles added in one fixed order (sorted): avg() adds them in
+        -- whatever order its threads meet the rows, which can move the last bit
+        list_avg(list_sort(list(gmv / videos) filter (where videos > 0)))
+                                                                    as mean_creator_gmv_per_video,
         quantile_cont(gmv / videos, 0.5) filter (where videos > 0)  as median_creator_gmv_per_video
     from creator_months
     group by activity_month
