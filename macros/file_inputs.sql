@@ -429,12 +429,6 @@ checked as (
 
 ),
 
-ranked as (
-
-    select * from checked
-
-),
-
 final as (
 
     select
@@ -448,7 +442,7 @@ final as (
         case when _row_reason is not null or _is_repeated then cast(_source_file as varchar) end as source_file,
         cast(null as bigint)                                                  as line_number,
         cast(_continuation_lines as bigint)                                   as continuation_lines
-    from ranked
+    from checked
 
 )
 

@@ -126,7 +126,10 @@ def test_unknown_dataset_in_dataset_settings_names_the_closest_dataset(tmp_path)
 # --------------------------------------------------------------------------- #
 # run_settings records every var of dbt_project.yml, resolved
 # --------------------------------------------------------------------------- #
-def test_run_settings_records_every_var_of_dbt_project_resolved(tmp_path):
+def test_run_settings_records_every_var_of_dbt_project_resolved(tmp_path, monkeypatch):
+    # the profile's environment settings are recorded too (profiles.yml)
+    monkeypatch.setenv("SEGMENTS_MEMORY_LIMIT", "3GB")
+    monkeypatch.setenv("SEGMENTS_THREADS", "1")
     overrides = {"churn_horizon_days": 60}
     per_dataset = {"cluster_k": 4, "churn_horizon_days": 30}   # the command line wins over it
     result = run_dbt(tmp_path, command="run",
@@ -140,6 +143,8 @@ def test_run_settings_records_every_var_of_dbt_project_resolved(tmp_path):
     assert sorted(recorded) == sorted(PROJECT_VARS)
     assert len(rows) == len(recorded)
     assert {r[2] for r in rows} == {"2024-06-30"}
+    # 3GB = 2.79 GiB, which DuckDB reports to one decimal
+    assert query_built(result, "select distinct duckdb_memory_limit, dbt_threads from run_settings") == [("2.7 GiB", 1)]
     assert recorded["dataset"] == "demo"
     assert recorded["as_of_date"] == "2024-06-30"
     assert recorded["churn_horizon_days"] == 60          # command line

@@ -31,7 +31,11 @@ final as (
         {#- the upper end of the inputs' plausible date window (input_date_max, null =
             the day the build ran): recorded so the build can be reproduced -#}
         
-        '{{ setting("input_date_max") or run_started_at.strftime("%Y-%m-%d") }}' as resolved_input_date_max
+        '{{ setting("input_date_max") or run_started_at.strftime("%Y-%m-%d") }}' as resolved_input_date_max,
+        {#- what the build ran on, besides the vars (profiles.yml: SEGMENTS_MEMORY_LIMIT,
+            SEGMENTS_THREADS): DuckDB's memory limit as it reports it, and dbt's threads -#}
+        current_setting('memory_limit')         as duckdb_memory_limit,
+        cast({{ target.threads }} as integer)   as dbt_threads
     from settings
 
 )
