@@ -111,7 +111,7 @@
     or a single chain with a null chain_object_id when no matched step was
     reached. Steps before the matched ones are per customer (the same on every
     chain of the customer). This is the one definition of "step reached"; the
-    customer's path (funnel_customer_steps) and the per-step, per-object marts
+    customer's path (funnel_paths, over customer_funnel_chains) and the per-step, per-object marts
     are read from it.
     events: a relation or CTE name with customer_id, event_at, event_name, object_id.
     The other arguments default to the vars funnel_steps, funnel_window_days and
@@ -219,11 +219,7 @@
               when step_{{ n - loop.index0 }}_at is not null then {{ n - loop.index0 }}
               {%- endfor %}
           end as furthest_step,
-          coalesce(
-              {%- for step in steps | reverse %}
-              step_{{ n - loop.index0 }}_at{{ ',' if not loop.last }}
-              {%- endfor %}
-          ) as furthest_at
+          {{ funnel_furthest_at(n) }} as furthest_at
       from chains
 
   )
@@ -232,22 +228,26 @@
 {%- endmacro %}
 
 
+{#- When the furthest step of a chain was reached: its last reached step's time
+    (the steps are reached in order, so the latest non-null one). n: the number of steps. -#}
+{% macro funnel_furthest_at(n) -%}
+  coalesce({% for k in range(n, 0, -1) %}step_{{ k }}_at{{ ', ' if not loop.last }}{% endfor %})
+{%- endmacro %}
+
+
 {#- A SELECT statement (usable as a CTE body) giving one row per customer who
     reached step 1: customer_id, path_object_id, step_1_at .. step_N_at (null
     when not reached), furthest_step, furthest_event_name. The path is the chain
     of funnel_chains that reached the furthest step earliest (ties: the
     smallest object_id), and all its timestamps are that chain's.
-    Arguments as funnel_chains. -#}
-{% macro funnel_customer_steps(events, steps=none, window_days='from_var', match_object=none) -%}
+    chains: a relation or CTE name with funnel_chains' columns (customer_id,
+    chain_object_id, step_1_at .. step_N_at, furthest_step), such as
+    customer_funnel_chains, so the chains are built once. steps: default the var
+    funnel_steps. -#}
+{% macro funnel_paths(chains, steps=none) -%}
   {%- set steps = steps if steps is not none else setting('funnel_steps') -%}
-  {%- set window_days = setting('funnel_window_days') if window_days == 'from_var' else window_days -%}
-  {%- set match_object = match_object if match_object is not none else setting('funnel_match_object') -%}
 
-  with measured as (
-
-      {{ funnel_chains(events, steps, window_days, match_object) }}
-
-  ),
+  with
 
   -- one path per customer: the chain that got furthest, earliest, then the
   -- smallest object_id (the chain key, null last), so ties never split
@@ -261,9 +261,9 @@
           arg_min(
               {chain_object_id: chain_object_id
               {%- for step in steps %}, step_{{ loop.index }}_at: step_{{ loop.index }}_at{% endfor %}, furthest_step: furthest_step},
-              {rank_step: -furthest_step, rank_at: furthest_at, rank_null: chain_object_id is null, rank_object: chain_object_id}
+              {rank_step: -furthest_step, rank_at: {{ funnel_furthest_at(steps | length) }}, rank_null: chain_object_id is null, rank_object: chain_object_id}
           ) as path
-      from measured
+      from {{ chains }}
       group by customer_id
 
   ),

@@ -1,5 +1,6 @@
 {#- One row per customer who entered the funnel (reached step 1): when each step
-    of var('funnel_steps') was reached and the furthest step. Semantics in
+    of var('funnel_steps') was reached and the furthest step: the path picked from
+    the customer's chains in customer_funnel_chains (funnel_paths). Semantics in
     macros/funnel.sql: strictly ordered steps (an event before the previous step
     does not count), optional var('funnel_window_days') from step 1, optional
     var('funnel_match_object') (steps 2..N on the same object_id). Events after
@@ -7,15 +8,9 @@
     funnel_is_mature (whole window elapsed by the as-of date). -#}
 {%- set steps = setting('funnel_steps') %}
 
-with events as (
+with customer_steps as (
 
-    {{ funnel_events() }}
-
-),
-
-customer_steps as (
-
-    {{ funnel_customer_steps('events', steps, setting('funnel_window_days'), setting('funnel_match_object')) }}
+    {{ funnel_paths(ref('customer_funnel_chains'), steps) }}
 
 ),
 

@@ -29,7 +29,7 @@ step_pairs as (
 -- per customer and step j >= 2, the chain that reached step j first (ties: the
 -- smallest object_id, null last). The key is unique per customer (one chain per
 -- object_id, or one with a null object_id), so arg_min of a struct picks that one
--- chain: a hash aggregate instead of sorting every chain (as funnel_customer_steps).
+-- chain: a hash aggregate instead of sorting every chain (as funnel_paths).
 first_paths as (
     {%- for j in range(2, n + 1) %}
 
