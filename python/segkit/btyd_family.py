@@ -254,7 +254,6 @@ class _Family:
         self.n_: float | None = None
         self.converged_: bool | None = None
         self.message_: str | None = None
-        self.fit_seconds_: float | None = None
 
     # subclasses: log_likelihood_rows(params, x, t_x, T) -> per-row LL, and
     # loglik_and_grad(params, x, t_x, T, w, groups) -> (total weighted LL, its gradient)
@@ -296,7 +295,6 @@ class _Family:
         return float(w @ ll)
 
     def fit(self, frequency, recency, T, weights=None, initial_params=None) -> _Family:
-        started = time.perf_counter()
         x, t_x, T_ = _check_rfm(frequency, recency, T)
         w = _check_weights(weights, x.shape[0])
         used = w > 0
@@ -333,7 +331,7 @@ class _Family:
         log_params, ok, msg = _minimize(self._objective(x, t_x, T_, w, groups), x0, self.tol, self.maxiter,
                                         accept_gtol=1e-5, hess_inv0=hess_inv0)
         params = np.exp(log_params)
-        self._set_fit(params, x, t_x, T_, w, ok, msg, started, groups)
+        self._set_fit(params, x, t_x, T_, w, ok, msg, groups)
         return self
 
     def _objective(self, x, t_x, T_, w, groups) -> Callable[[FloatArray], tuple[float, FloatArray]]:
@@ -347,7 +345,7 @@ class _Family:
         return standard_errors(lambda th: -self.total_log_likelihood(th, x, t_x, T_, w), params,
                                lambda th: -self.loglik_and_grad(th, x, t_x, T_, w, groups)[1], self.se_rel_step)
 
-    def _set_fit(self, params, x, t_x, T_, w, ok, msg, started, groups=None) -> None:
+    def _set_fit(self, params, x, t_x, T_, w, ok, msg, groups=None) -> None:
         total_w = float(w.sum())
         self.params_ = dict(zip(self.param_names, map(float, params)))
         self.log_likelihood_ = self.total_log_likelihood(params, x, t_x, T_, w)
@@ -359,7 +357,6 @@ class _Family:
         self.n_ = total_w
         self.converged_ = bool(ok)
         self.message_ = msg
-        self.fit_seconds_ = time.perf_counter() - started
         if not ok:
             warnings.warn(f"{self.name} optimiser did not report convergence: {msg}", RuntimeWarning, stacklevel=3)
 
@@ -682,14 +679,13 @@ class BGNBDModel(_Family):
         return BetaGeoFitter._loglik_and_grad(np.asarray(params, dtype=np.float64), x, t_x, T, w, ux, wx)
 
     def fit(self, frequency, recency, T, weights=None, initial_params=None) -> BGNBDModel:
-        started = time.perf_counter()
         bgf = BetaGeoFitter(penalizer_coef=self.penalizer_coef, tol=self.tol, maxiter=self.maxiter)
         bgf.fit(frequency, recency, T, weights=weights, initial_params=initial_params)
         x, t_x, T_ = _check_rfm(frequency, recency, T)
         w = _check_weights(weights, x.shape[0])
         used = w > 0
         params = np.array([bgf.params_[p] for p in self.param_names])
-        self._set_fit(params, x[used], t_x[used], T_[used], w[used], bgf.converged_, bgf.message_, started)
+        self._set_fit(params, x[used], t_x[used], T_[used], w[used], bgf.converged_, bgf.message_)
         return self
 
     def _bgf(self) -> BetaGeoFitter:

@@ -697,11 +697,6 @@ def build_sections(con: duckdb.DuckDBPyConnection) -> list[Section]:
     return out
 
 
-def render(db_path: Path, dataset: str | None = None) -> str:
-    """The report's HTML for the warehouse at db_path (opened read-only)."""
-    return _render(db_path, dataset)[0]
-
-
 def _render(db_path: Path, dataset: str | None) -> tuple[str, str]:
     import plotly.io as pio
     from plotly.offline import get_plotlyjs
