@@ -6,8 +6,6 @@
     the var backtest_cutoff_count cutoffs spaced one window apart whose windows end
     at the as-of date. -#}
 {%- set window_days = setting('backtest_window_days') | int -%}
-{%- set explicit = setting('backtest_cutoffs') -%}
-{%- set count = setting('backtest_cutoff_count') | int -%}
 {%- set time_unit = setting('rfm_time_unit') -%}
 {%- set multiplier = setting('rfm_freq_multiplier') -%}
 {#- the backtest scores RFM on the measures every snapshot has (var
@@ -16,18 +14,17 @@
 
 with cutoffs as (
 
-    {%- if explicit %}
-    select cast(d as date) as cutoff_date
-    from (values {% for c in explicit %}('{{ c }}'){{ ', ' if not loop.last }}{% endfor %}) as t(d)
-    {%- else %}
-    -- the table alias r is there for the column alias k (AL05)
-    select cast({{ as_of_date() }} as date) - cast({{ window_days }} * k as integer) as cutoff_date
-    from range(1, {{ count + 1 }}) as r(k) -- noqa: AL05
-    {%- endif %}
+    {{ backtest_cutoffs() }}
 
 ),
 
-{{ cutoff_feature_ctes('cutoffs', window_days) }},
+-- the point-in-time features and the window's outcome at each cutoff, built in a
+-- table of their own (int_backtest_point_in_time_features)
+cutoff_features as (
+
+    select * from {{ ref('int_backtest_point_in_time_features') }}
+
+),
 
 cutoff_as_of as (
 
