@@ -514,7 +514,9 @@ def _full_builds(args: argparse.Namespace, home: Path, out: Path, env: dict[str,
                    "on a log-log scale); below 1 is sub-linear (fixed costs dominate the small sizes).",
                    f"Largest customer count this machine builds within 24 GB: about {biggest:,.0f} customers, "
                    f"extrapolated linearly from the peak RSS at {n1:,} and {n2:,} customers ({p1:.2f} -> {p2:.2f} GB); "
-                   "an estimate, not a measured build.", "", "![scaling](scaling.svg)"]
+                   "an estimate, not a measured build. DuckDB's memory_limit (80% of RAM by default) caps the peak "
+                   "and the rest spills to disk, so a build larger than this can pass (the disk then bounds it): "
+                   "measure one with --quick --customers N.", "", "![scaling](scaling.svg)"]
         _scaling_svg(sizes, walls, peaks, out / "scaling.svg")
     return headline_rc
 
