@@ -27,9 +27,7 @@ step_pairs as (
 ),
 
 -- per customer and step j >= 2, the chain that reached step j first (ties: the
--- smallest object_id, null last). The key is unique per customer (one chain per
--- object_id, or one with a null object_id), so arg_min of a struct picks that one
--- chain: a hash aggregate instead of sorting every chain (as funnel_paths).
+-- smallest object_id, null last; funnel_chain_order)
 first_paths as (
     {%- for j in range(2, n + 1) %}
 
@@ -38,7 +36,7 @@ first_paths as (
         customer_id,
         arg_min(
             { {%- for step in steps %}step_{{ loop.index }}_at: step_{{ loop.index }}_at{{ ', ' if not loop.last }}{% endfor -%} },
-            {rank_at: step_{{ j }}_at, rank_null: chain_object_id is null, rank_object: chain_object_id}
+            {{ funnel_chain_order([('rank_at', 'step_' ~ j ~ '_at')]) }}
         ) as path
     from chains
     where step_{{ j }}_at is not null
